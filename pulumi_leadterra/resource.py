@@ -1,0 +1,61 @@
+"""The user-facing resource: ``CampaignState(name, campaign_id=..., status=...)``."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi.dynamic
+
+from .provider import CampaignStateProvider
+
+__all__ = ["CampaignState"]
+
+
+class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignState"):  # type: ignore[call-arg]
+    """Holds a Leadterra campaign ``running`` (the default) or ``paused`` on every ``pulumi up``.
+
+    Type token: ``pulumi-python:dynamic/leadterra:CampaignState``. Changing ``campaign_id``
+    replaces the resource; everything else updates in place with one idempotent API call.
+    Destroying it sends nothing unless ``pause_on_delete=True``.
+    """
+
+    campaign_id: pulumi.Output[str]
+    #: The status Leadterra last reported: ``running``, ``paused`` or ``draft``.
+    status: pulumi.Output[str]
+    started_at: pulumi.Output[Optional[str]]
+    paused_at: pulumi.Output[Optional[str]]
+    #: The campaign's metrics as of the last ``pulumi refresh``.
+    stats: pulumi.Output[Optional[dict[str, Any]]]
+    reconcile: pulumi.Output[bool]
+    pause_on_delete: pulumi.Output[bool]
+    base_url: pulumi.Output[Optional[str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        campaign_id: pulumi.Input[str],
+        status: pulumi.Input[str] = "running",
+        reconcile: pulumi.Input[bool] = False,
+        pause_on_delete: pulumi.Input[bool] = False,
+        api_key: Optional[pulumi.Input[str]] = None,
+        base_url: Optional[pulumi.Input[str]] = None,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> None:
+        props: dict[str, Any] = {
+            "campaign_id": campaign_id,
+            "status": status,
+            "reconcile": reconcile,
+            "pause_on_delete": pause_on_delete,
+            "base_url": base_url,
+            # Declared so that they exist as outputs on the resource object.
+            "started_at": None,
+            "paused_at": None,
+            "stats": None,
+        }
+        if api_key is not None:
+            props["api_key"] = pulumi.Output.secret(api_key)
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["api_key"])
+        )
+        super().__init__(CampaignStateProvider(), resource_name, props, opts)

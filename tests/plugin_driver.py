@@ -1,0 +1,200 @@
+"""Drive ``python -m pulumi.dynamic`` over gRPC exactly as the Pulumi engine does.
+
+Also a tiny model of the engine's step logic (``Stack.up``/``refresh``/``destroy``): check, then
+diff against stored outputs, then create/update/replace/delete; nothing else. Every byte the
+plugin says (responses, error details, stdout, stderr) is kept in ``transcript`` so that the
+secret-leak tests can search it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import grpc
+from google.protobuf import struct_pb2
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from pulumi_leadterra import CampaignStateProvider
+
+TYPE = "pulumi-python:dynamic/leadterra:CampaignState"
+PROVIDER_BLOB = serialize_provider(CampaignStateProvider())
+
+
+def to_struct(props: dict[str, Any]) -> struct_pb2.Struct:
+    return asyncio.run(rpc.serialize_properties(props, {}))
+
+
+def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return rpc.deserialize_properties(struct, keep_unknowns=True)
+
+
+def strip_secrets(props: dict[str, Any]) -> dict[str, Any]:
+    """What the engine sends a provider that did not accept secrets: plain values."""
+    return {k: rpc.unwrap_rpc_secret(v) for k, v in props.items()}
+
+
+class PluginError(Exception):
+    """A gRPC error from the plugin; ``details`` is what ``pulumi up`` would print."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code, self.details = code, details
+
+
+@dataclass
+class Resource:
+    """What the engine's state file holds for one resource."""
+
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+@dataclass
+class StepLog:
+    ops: list[str] = field(default_factory=list)
+
+
+class Plugin:
+    def __init__(self, env: Optional[dict[str, str]] = None) -> None:
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTERRA_")}
+        child_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "pulumi.dynamic"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.isdigit():
+            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise RuntimeError(f"plugin did not print a port: {line!r} {err}")
+        self.port = int(line)
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        self.stub = provider_pb2_grpc.ResourceProviderStub(self.channel)
+        self.transcript: list[str] = []
+
+    # -- raw RPCs ---------------------------------------------------------------------------
+    def _call(self, name: str, request: Any) -> Any:
+        try:
+            response = getattr(self.stub, name)(request, timeout=120)
+        except grpc.RpcError as exc:
+            details = exc.details() or ""
+            self.transcript.append(details)
+            raise PluginError(exc.code(), details) from None
+        self.transcript.append(str(response))
+        return response
+
+    def configure(self, config: dict[str, str]) -> None:
+        self._call(
+            "Configure",
+            provider_pb2.ConfigureRequest(
+                variables=config, args=to_struct(dict(config)), acceptSecrets=False
+            ),
+        )
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        response = self._call(
+            "Check",
+            provider_pb2.CheckRequest(
+                urn=_urn(), olds=to_struct(olds), news=to_struct({**news, "__provider": PROVIDER_BLOB})
+            ),
+        )
+        return from_struct(response.inputs), [(f.property, f.reason) for f in response.failures]
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> provider_pb2.DiffResponse:
+        return self._call(
+            "Diff",
+            provider_pb2.DiffRequest(id=id_, urn=_urn(), olds=to_struct(olds), news=to_struct(news)),
+        )
+
+    def create(self, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        response = self._call("Create", provider_pb2.CreateRequest(urn=_urn(), properties=to_struct(props)))
+        return response.id, from_struct(response.properties)
+
+    def read(self, id_: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        response = self._call("Read", provider_pb2.ReadRequest(id=id_, urn=_urn(), properties=to_struct(props)))
+        return response.id, from_struct(response.properties)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        response = self._call(
+            "Update", provider_pb2.UpdateRequest(id=id_, urn=_urn(), olds=to_struct(olds), news=to_struct(news))
+        )
+        return from_struct(response.properties)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        self._call("Delete", provider_pb2.DeleteRequest(id=id_, urn=_urn(), properties=to_struct(props)))
+
+    # -- the engine's step logic ----------------------------------------------------------------
+    def preview(self, state: Optional[Resource], news: dict[str, Any], log: Optional[StepLog] = None) -> str:
+        """check + diff; returns 'create', 'same', 'update' or 'replace'."""
+        inputs, failures = self.check(state.inputs if state else {}, news)
+        if failures:
+            raise PluginError(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(f"{p}: {r}" for p, r in failures))
+        if state is None:
+            return "create"
+        diff = self.diff(state.id, strip_secrets(state.outputs), inputs)
+        if diff.replaces:
+            return "replace"
+        return "update" if diff.changes == provider_pb2.DiffResponse.DIFF_SOME else "same"
+
+    def up(self, state: Optional[Resource], news: dict[str, Any], log: Optional[StepLog] = None) -> Resource:
+        inputs, failures = self.check(state.inputs if state else {}, news)
+        if failures:
+            raise PluginError(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(f"{p}: {r}" for p, r in failures))
+        op = "create"
+        if state is not None:
+            diff = self.diff(state.id, strip_secrets(state.outputs), inputs)
+            if diff.replaces:
+                op = "replace"
+            elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME:
+                op = "update"
+            else:
+                op = "same"
+        if log is not None:
+            log.ops.append(op)
+        if op == "same":
+            assert state is not None
+            return Resource(state.id, inputs, state.outputs)
+        if op == "update":
+            assert state is not None
+            outs = self.update(state.id, strip_secrets(state.outputs), inputs)
+            return Resource(state.id, inputs, outs)
+        id_, outs = self.create(inputs)
+        if op == "replace":
+            assert state is not None
+            self.delete(state.id, strip_secrets(state.outputs))
+        return Resource(id_, inputs, outs)
+
+    def refresh(self, state: Resource) -> Optional[Resource]:
+        id_, outs = self.read(state.id, strip_secrets(state.outputs))
+        return Resource(id_, state.inputs, outs) if id_ else None
+
+    def destroy(self, state: Resource) -> None:
+        self.delete(state.id, strip_secrets(state.outputs))
+
+    # -- shutdown ---------------------------------------------------------------------------------
+    def close(self) -> str:
+        """Stop the plugin; returns everything it printed, for leak checks."""
+        self.channel.close()
+        self.proc.terminate()
+        try:
+            out, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        text = out.decode(errors="replace") + err.decode(errors="replace")
+        self.transcript.append(text)
+        return text
+
+
+def _urn() -> str:
+    return f"urn:pulumi:test::leadterra::{TYPE}::r"
