@@ -146,6 +146,8 @@ class CampaignStateProvider(ResourceProvider):
 
         api_key = _plain(news.get("api_key"))
         if api_key is not None and not _unknown(api_key):
+            # Echoed back marked secret, whatever the engine sent, so it is never stored plain.
+            inputs["api_key"] = rpc.wrap_rpc_secret(api_key)
             if not isinstance(api_key, str) or not api_key.strip():
                 failures.append(CheckFailure("api_key", "api_key must be a non-empty string"))
         elif api_key is None:

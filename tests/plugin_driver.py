@@ -40,6 +40,26 @@ def strip_secrets(props: dict[str, Any]) -> dict[str, Any]:
     return {k: rpc.unwrap_rpc_secret(v) for k, v in props.items()}
 
 
+def _redact(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return "[secret]"
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def visible_text(message: Any) -> str:
+    """A response as text, with values the engine will store encrypted shown as [secret]."""
+    parts = []
+    for descriptor, value in message.ListFields():
+        if isinstance(value, struct_pb2.Struct):
+            value = _redact(rpc.deserialize_properties(value, keep_unknowns=True))
+        parts.append(f"{descriptor.name}={value!r}")
+    return " ".join(parts)
+
+
 class PluginError(Exception):
     """A gRPC error from the plugin; ``details`` is what ``pulumi up`` would print."""
 
@@ -90,7 +110,7 @@ class Plugin:
             details = exc.details() or ""
             self.transcript.append(details)
             raise PluginError(exc.code(), details) from None
-        self.transcript.append(str(response))
+        self.transcript.append(visible_text(response))
         return response
 
     def configure(self, config: dict[str, str]) -> None:

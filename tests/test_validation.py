@@ -1,0 +1,44 @@
+"""Property-based tests: only safe campaign ids get through check, and never into another path."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pulumi_leadterra import CampaignStateProvider
+from pulumi_leadterra.provider import campaign_id_problem
+
+ALLOWED = string.ascii_letters + string.digits + "_-"
+valid_ids = st.text(alphabet=ALLOWED, min_size=1, max_size=128)
+
+
+@given(valid_ids)
+def test_valid_ids_pass(campaign_id: str) -> None:
+    assert campaign_id_problem(campaign_id) is None
+
+
+@given(st.text(min_size=0, max_size=200))
+def test_any_other_text_fails(campaign_id: str) -> None:
+    ok = 1 <= len(campaign_id) <= 128 and all(c in ALLOWED for c in campaign_id)
+    assert (campaign_id_problem(campaign_id) is None) == ok
+
+
+@given(valid_ids, st.sampled_from(list("/.?#% \n\t\\&=:@")), st.integers(min_value=0, max_value=128))
+def test_one_bad_character_anywhere_fails(campaign_id: str, bad: str, where: int) -> None:
+    polluted = campaign_id[:where] + bad + campaign_id[where:]
+    assert campaign_id_problem(polluted) is not None
+
+
+@given(st.one_of(st.integers(), st.none(), st.booleans(), st.lists(st.text()), st.floats()))
+def test_non_strings_fail(value: object) -> None:
+    assert campaign_id_problem(value) is not None
+
+
+@given(st.text(max_size=300))
+def test_check_reports_every_bad_id_on_campaign_id_only(campaign_id: str) -> None:
+    provider = CampaignStateProvider()
+    result = provider.check({}, {"campaign_id": campaign_id, "api_key": "sk_test_x"})
+    failing = [f.property for f in result.failures]
+    assert failing == ([] if campaign_id_problem(campaign_id) is None else ["campaign_id"])
