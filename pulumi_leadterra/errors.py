@@ -68,7 +68,7 @@ class LeadterraError(Exception):
             text += f" [request id {self.request_id}]"
         return text
 
-    def gave_up(self, attempts: int) -> "LeadterraError":
+    def gave_up(self, attempts: int) -> LeadterraError:
         """The same error, re-worded as the last one after ``attempts`` tries."""
         return type(self)(
             self.api_message,
@@ -129,9 +129,7 @@ class AuthenticationError(LeadterraError):
 class CampaignNotFoundError(LeadterraError):
     """404 ``campaign_not_found``: no such campaign in the key's workspace."""
 
-    remedy = (
-        "check the campaign_id and that the API key belongs to the workspace that owns it"
-    )
+    remedy = "check the campaign_id and that the API key belongs to the workspace that owns it"
 
 
 class NoLeadsEnrolledError(LeadterraError):

@@ -47,8 +47,7 @@ def campaign_id_problem(value: Any) -> Optional[str]:
         return None
     shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
     return (
-        "campaign_id must be 1-128 characters, each a letter, digit, '_' or '-' "
-        f"(like camp_123); got {shown}"
+        f"campaign_id must be 1-128 characters, each a letter, digit, '_' or '-' (like camp_123); got {shown}"
     )
 
 
@@ -64,7 +63,7 @@ def _plain(value: Any) -> Any:
 def _satisfies(observed: Any, desired: Any) -> bool:
     # Pausing a draft is a documented no-op that leaves it draft, so draft is as paused as it
     # will ever get; demanding "paused" there would be a diff that never goes away.
-    return observed == desired or (desired == "paused" and observed == "draft")
+    return bool(observed == desired or (desired == "paused" and observed == "draft"))
 
 
 class CampaignStateProvider(ResourceProvider):
@@ -122,9 +121,7 @@ class CampaignStateProvider(ResourceProvider):
         inputs.setdefault("status", "running")
         status = inputs["status"]
         if not _unknown(status) and status not in STATUSES:
-            failures.append(
-                CheckFailure("status", f"status must be 'running' or 'paused'; got {status!r}")
-            )
+            failures.append(CheckFailure("status", f"status must be 'running' or 'paused'; got {status!r}"))
 
         for name in _BOOLEANS:
             inputs.setdefault(name, False)
@@ -136,11 +133,7 @@ class CampaignStateProvider(ResourceProvider):
 
         base_url = news.get("base_url")
         if base_url is not None and not _unknown(base_url):
-            problem = (
-                base_url_problem(base_url)
-                if isinstance(base_url, str)
-                else "base_url must be a string"
-            )
+            problem = base_url_problem(base_url) if isinstance(base_url, str) else "base_url must be a string"
             if problem:
                 failures.append(CheckFailure("base_url", problem))
 
@@ -258,9 +251,10 @@ class CampaignStateProvider(ResourceProvider):
             raise
         state = {k: v for k, v in props.items() if k != "__provider"}
         state["stats"] = stats
-        return ReadResult(id_, self._outputs(state, **{
-            k: state.get(k) for k in ("status", "started_at", "paused_at", "stats")
-        }))
+        return ReadResult(
+            id_,
+            self._outputs(state, **{k: state.get(k) for k in ("status", "started_at", "paused_at", "stats")}),
+        )
 
     # --- delete: nothing by default --------------------------------------------------------------
     def delete(self, _id: str, props: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ class RetryPolicy:
     read_timeout: float = 30.0
 
     @classmethod
-    def from_config(cls, get: Any) -> "RetryPolicy":
+    def from_config(cls, get: Any) -> RetryPolicy:
         """Build from stack config; ``get`` is ``Config.get`` (keys without the namespace)."""
         defaults = cls()
         values: dict[str, Any] = {}
@@ -116,7 +116,7 @@ class Settings:
     retry: RetryPolicy = RetryPolicy()
 
     @classmethod
-    def load(cls, config_get: Any = None, environ: Mapping[str, str] = os.environ) -> "Settings":
+    def load(cls, config_get: Any = None, environ: Mapping[str, str] = os.environ) -> Settings:
         """Read stack config through ``config_get`` (None outside the engine), then the env."""
         get = config_get or (lambda _key: None)
         return cls(

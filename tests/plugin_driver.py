@@ -121,7 +121,9 @@ class Plugin:
             ),
         )
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    def check(
+        self, olds: dict[str, Any], news: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         response = self._call(
             "Check",
             provider_pb2.CheckRequest(
@@ -141,12 +143,15 @@ class Plugin:
         return response.id, from_struct(response.properties)
 
     def read(self, id_: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        response = self._call("Read", provider_pb2.ReadRequest(id=id_, urn=_urn(), properties=to_struct(props)))
+        response = self._call(
+            "Read", provider_pb2.ReadRequest(id=id_, urn=_urn(), properties=to_struct(props))
+        )
         return response.id, from_struct(response.properties)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         response = self._call(
-            "Update", provider_pb2.UpdateRequest(id=id_, urn=_urn(), olds=to_struct(olds), news=to_struct(news))
+            "Update",
+            provider_pb2.UpdateRequest(id=id_, urn=_urn(), olds=to_struct(olds), news=to_struct(news)),
         )
         return from_struct(response.properties)
 

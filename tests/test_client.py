@@ -39,7 +39,9 @@ class Sleeps:
         self.waits.append(seconds)
 
 
-def client(sandbox: Sandbox, policy: RetryPolicy = FAST, key: str = TEST_KEY) -> tuple[LeadterraClient, Sleeps]:
+def client(
+    sandbox: Sandbox, policy: RetryPolicy = FAST, key: str = TEST_KEY
+) -> tuple[LeadterraClient, Sleeps]:
     sleeps = Sleeps()
     return LeadterraClient(sandbox.url, key, policy, sleep=sleeps), sleeps
 
@@ -157,7 +159,9 @@ def test_429_honours_retry_after_http_date(sandbox: Sandbox) -> None:
 def test_retry_after_beyond_budget_gives_up_at_once(sandbox: Sandbox) -> None:
     sandbox.faults({"status": 429, "retryAfter": "3600", "times": 1})
     c, sleeps = client(sandbox)
-    with pytest.raises(RateLimitError, match=r"camp_1.*\(rate_limited\).*gave up after 1 attempt; last result: HTTP 429"):
+    with pytest.raises(
+        RateLimitError, match=r"camp_1.*\(rate_limited\).*gave up after 1 attempt; last result: HTTP 429"
+    ):
         c.start("camp_1")
     assert sleeps.waits == []
 
@@ -173,7 +177,9 @@ def test_read_timeout_is_a_connection_error_after_retries(sandbox: Sandbox) -> N
     sandbox.faults({"status": 200, "delay_ms": 600, "times": 3})
     policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.01, budget=10, read_timeout=0.2)
     c, _ = client(sandbox, policy)
-    with pytest.raises(APIConnectionError, match=r"ReadTimeout.*gave up after 3 attempts; last result: no HTTP response"):
+    with pytest.raises(
+        APIConnectionError, match=r"ReadTimeout.*gave up after 3 attempts; last result: no HTTP response"
+    ):
         c.start("camp_1")
 
 
@@ -208,7 +214,13 @@ def test_campaign_id_cannot_escape_its_path(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://app.leadterra.co", "http://10.0.0.5:8080", "ftp://x", "https://user:pw@app.leadterra.co", "nohost"],
+    [
+        "http://app.leadterra.co",
+        "http://10.0.0.5:8080",
+        "ftp://x",
+        "https://user:pw@app.leadterra.co",
+        "nohost",
+    ],
 )
 def test_unsafe_base_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigurationError) as info:
@@ -217,7 +229,14 @@ def test_unsafe_base_urls_are_refused(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://app.leadterra.co", "http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "http://127.8.9.1"]
+    "url",
+    [
+        "https://app.leadterra.co",
+        "http://127.0.0.1:9",
+        "http://localhost:9",
+        "http://[::1]:9",
+        "http://127.8.9.1",
+    ],
 )
 def test_safe_base_urls_are_accepted(url: str) -> None:
     assert LeadterraClient(url, TEST_KEY).base_url == url

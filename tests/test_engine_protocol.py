@@ -51,7 +51,14 @@ def test_create_noop_flip_and_destroy(plugin: Plugin, sandbox: Sandbox) -> None:
 def test_update_returns_full_outputs(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1", "pause_on_delete": True})
     state = plugin.up(state, {"campaign_id": "camp_1", "pause_on_delete": True, "status": "paused"})
-    assert set(state.outputs) >= {"campaign_id", "status", "started_at", "paused_at", "reconcile", "pause_on_delete"}
+    assert set(state.outputs) >= {
+        "campaign_id",
+        "status",
+        "started_at",
+        "paused_at",
+        "reconcile",
+        "pause_on_delete",
+    }
     assert state.outputs["pause_on_delete"] is True
 
 
@@ -161,7 +168,9 @@ def test_destroy_with_pause_on_delete(plugin: Plugin, sandbox: Sandbox) -> None:
     assert sandbox.status("camp_1") == "paused"
 
 
-def test_destroy_with_pause_on_delete_of_a_vanished_campaign_succeeds(plugin: Plugin, sandbox: Sandbox) -> None:
+def test_destroy_with_pause_on_delete_of_a_vanished_campaign_succeeds(
+    plugin: Plugin, sandbox: Sandbox
+) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1", "pause_on_delete": True})
     sandbox.admin("DELETE", "/campaigns/camp_1")
     plugin.destroy(state)
@@ -202,7 +211,9 @@ def test_api_errors_reach_the_user_clearly(plugin: Plugin, sandbox: Sandbox) -> 
 
 
 def test_transient_faults_are_retried_inside_the_plugin(plugin: Plugin, sandbox: Sandbox) -> None:
-    sandbox.faults({"status": 503, "times": 1}, {"status": 429, "retryAfter": "0", "times": 1}, {"drop": True})
+    sandbox.faults(
+        {"status": 503, "times": 1}, {"status": 429, "retryAfter": "0", "times": 1}, {"drop": True}
+    )
     state = plugin.up(None, {"campaign_id": "camp_1"})
     assert state.outputs["status"] == "running"
     assert sandbox.counts() == {"POST start": 4}
@@ -210,7 +221,9 @@ def test_transient_faults_are_retried_inside_the_plugin(plugin: Plugin, sandbox:
 
 def test_give_up_after_retries_inside_the_plugin(plugin: Plugin, sandbox: Sandbox) -> None:
     sandbox.faults({"status": 500, "body": "oops", "times": 99})
-    with pytest.raises(PluginError, match=r"campaign camp_1.*gave up after 4 attempts; last result: HTTP 500"):
+    with pytest.raises(
+        PluginError, match=r"campaign camp_1.*gave up after 4 attempts; last result: HTTP 500"
+    ):
         plugin.up(None, {"campaign_id": "camp_1"})
     assert sandbox.counts() == {"POST start": 4}
 

@@ -24,8 +24,14 @@ def test_key_never_leaks_through_lifecycles(sandbox: Sandbox, caplog: pytest.Log
     caplog.set_level(logging.DEBUG)
     plug = Plugin()
     try:
-        plug.configure({"leadterra:apiKey": CONFIG_KEY, "leadterra:baseUrl": sandbox.url,
-                        "leadterra:retryBaseDelay": "0.01", "leadterra:retryMaxDelay": "0.02"})
+        plug.configure(
+            {
+                "leadterra:apiKey": CONFIG_KEY,
+                "leadterra:baseUrl": sandbox.url,
+                "leadterra:retryBaseDelay": "0.01",
+                "leadterra:retryMaxDelay": "0.02",
+            }
+        )
         # Successful lifecycle with the config key.
         state = plug.up(None, {"campaign_id": "camp_1", "pause_on_delete": True})
         state = plug.up(state, {"campaign_id": "camp_1", "status": "paused", "pause_on_delete": True})
@@ -61,14 +67,17 @@ def test_input_key_is_only_ever_a_secret(sandbox: Sandbox, caplog: pytest.LogCap
     plug = Plugin()
     try:
         plug.configure({"leadterra:baseUrl": sandbox.url})
-        _, outs = plug.create({"campaign_id": "camp_1", "api_key": INPUT_KEY, "status": "running",
-                               "__provider": PROVIDER_BLOB})
+        _, outs = plug.create(
+            {"campaign_id": "camp_1", "api_key": INPUT_KEY, "status": "running", "__provider": PROVIDER_BLOB}
+        )
         assert rpc.is_rpc_secret(outs["api_key"]) and rpc.unwrap_rpc_secret(outs["api_key"]) == INPUT_KEY
         plain_outs = {k: v for k, v in outs.items() if k != "api_key"}
         assert INPUT_KEY not in repr(plain_outs)
-        outs2 = plug.update("camp_1", {**outs, "api_key": INPUT_KEY},
-                            {"campaign_id": "camp_1", "api_key": INPUT_KEY, "status": "paused",
-                             "__provider": PROVIDER_BLOB})
+        outs2 = plug.update(
+            "camp_1",
+            {**outs, "api_key": INPUT_KEY},
+            {"campaign_id": "camp_1", "api_key": INPUT_KEY, "status": "paused", "__provider": PROVIDER_BLOB},
+        )
         assert rpc.is_rpc_secret(outs2["api_key"])
         _, outs3 = plug.read("camp_1", {**outs2, "api_key": INPUT_KEY})
         assert rpc.is_rpc_secret(outs3["api_key"])

@@ -18,7 +18,9 @@ SCRIPT = (
 
 
 def _blob_from_new_process() -> str:
-    return subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_blob_is_small_and_by_reference() -> None:

@@ -45,6 +45,14 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
+def _route(method: str, path: str) -> tuple[str, re.Match[str]]:
+    for verb, pattern, name in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match and verb == method:
+            return name, match
+    raise _ApiError(404, "not_found", f"no route for {method} {path}")
+
+
 class _ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
@@ -107,12 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         status = 0
         try:
-            for verb, pattern, name in _ROUTES:
-                match = pattern.fullmatch(path)
-                if match and verb == method:
-                    break
-            else:
-                raise _ApiError(404, "not_found", f"no route for {method} {path}")
+            name, match = _route(method, path)
             if path.startswith("/v1/"):
                 if self.state.latency_ms:
                     time.sleep(self.state.latency_ms / 1000)
@@ -193,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _ApiError(401, "authentication_failed", "missing or invalid API key")
 
     def _campaign(self, campaigns: dict[str, Any], campaign_id: str) -> dict[str, Any]:
-        campaign = campaigns.get(campaign_id)
+        campaign: Optional[dict[str, Any]] = campaigns.get(campaign_id)
         if campaign is None:
             raise _ApiError(404, "campaign_not_found", f"no campaign {campaign_id} in this workspace")
         return campaign
@@ -360,10 +363,8 @@ class SandboxServer:
             with store.change() as existing:
                 for campaign in campaigns:
                     existing.setdefault(campaign["id"], campaign)
-        handler = type(
-            "Handler", (_Handler,), {"state": _State(store, api_key), "verbose": verbose}
-        )
-        self.state: _State = handler.state
+        self.state = _State(store, api_key)
+        handler = type("Handler", (_Handler,), {"state": self.state, "verbose": verbose})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread: Optional[threading.Thread] = None
@@ -371,9 +372,9 @@ class SandboxServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
-    def start(self) -> "SandboxServer":
+    def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -382,7 +383,7 @@ class SandboxServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "SandboxServer":
+    def __enter__(self) -> SandboxServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -425,12 +426,22 @@ def main(argv: Optional[list[str]] = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8787, help="port; 0 picks a free one (default 8787)")
-    parser.add_argument("--state", type=Path, default=Path(".leadterra-sandbox/state.json"),
-                        help="JSON file holding the campaigns (default .leadterra-sandbox/state.json)")
-    parser.add_argument("--api-key", default=None,
-                        help="accept only this key (default: any key starting with sk_test_)")
-    parser.add_argument("--campaign", action="append", default=[], metavar="ID[=STATUS]",
-                        help="seed a ready-to-start campaign (3 leads, 1 step); repeatable")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=Path(".leadterra-sandbox/state.json"),
+        help="JSON file holding the campaigns (default .leadterra-sandbox/state.json)",
+    )
+    parser.add_argument(
+        "--api-key", default=None, help="accept only this key (default: any key starting with sk_test_)"
+    )
+    parser.add_argument(
+        "--campaign",
+        action="append",
+        default=[],
+        metavar="ID[=STATUS]",
+        help="seed a ready-to-start campaign (3 leads, 1 step); repeatable",
+    )
     parser.add_argument("--seed", metavar="FILE", help='seed from JSON: {"campaigns": [{"id": ...}]}')
     parser.add_argument("--port-file", type=Path, help="write the chosen port to this file")
     parser.add_argument("--verbose", action="store_true", help="log each request line to stderr")

@@ -8,7 +8,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,7 +16,7 @@ __all__ = ["Store", "now_iso", "demo_campaign"]
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def demo_campaign(campaign_id: str, status: str = "draft", leads: int = 3) -> dict[str, Any]:
@@ -26,9 +26,7 @@ def demo_campaign(campaign_id: str, status: str = "draft", leads: int = 3) -> di
         "name": f"Demo {campaign_id}",
         "status": status,
         "sequenceSteps": [{"subject": "Hello {{firstName}}", "bodyHtml": "<p>Hi!</p>"}],
-        "leads": [
-            {"email": f"lead{i}@example.com", "firstName": f"Lead{i}"} for i in range(leads)
-        ],
+        "leads": [{"email": f"lead{i}@example.com", "firstName": f"Lead{i}"} for i in range(leads)],
         "createdAt": now_iso(),
         "startedAt": now_iso() if status == "running" else None,
         "pausedAt": now_iso() if status == "paused" else None,
