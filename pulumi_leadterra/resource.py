@@ -9,7 +9,10 @@ import pulumi.dynamic
 
 from .provider import CampaignStateProvider
 
-__all__ = ["CampaignState"]
+__all__ = ["CampaignState", "CAMPAIGN_STATE_TYPE"]
+
+#: What the engine, state files and policies call this resource type.
+CAMPAIGN_STATE_TYPE = "pulumi-python:dynamic/leadterra:CampaignState"
 
 
 class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignState"):  # type: ignore[call-arg]

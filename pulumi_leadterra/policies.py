@@ -1,0 +1,196 @@
+"""Guardrails for CampaignState as pulumi-policy policies: keep real email out of non-prod stacks.
+
+Importing this module only defines objects; the analyzer server starts when a ``PolicyPack`` is
+built, which only ``examples/policy-pack/__main__.py`` does. Needs ``pulumi-policy``
+(``pip install 'pulumi-leadterra[policy]'``).
+
+Unknown values (preview, before an input is computed) never produce a violation: the policy skips
+what it cannot see, and runs again with known values during ``pulumi up``, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError
+
+from .resource import CAMPAIGN_STATE_TYPE
+from .settings import DEFAULT_BASE_URL, base_url_problem, is_loopback_url
+
+__all__ = [
+    "POLICIES",
+    "no_live_sends_outside_production",
+    "https_only",
+    "unique_campaigns",
+    "campaign_budget",
+    "DEFAULT_PRODUCTION_STACKS",
+    "DEFAULT_MAX_RUNNING_CAMPAIGNS",
+]
+
+DEFAULT_PRODUCTION_STACKS = ["prod", "production"]
+DEFAULT_MAX_RUNNING_CAMPAIGNS = 25
+
+_UNKNOWN = object()
+
+
+def _prop(props: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    """A property's value, ``default`` when absent, or ``_UNKNOWN`` during preview."""
+    try:
+        value = props.get(name, default)
+    except UnknownValueError:
+        return _UNKNOWN
+    return default if value is None else value
+
+
+def _normalize(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def _effective_base_url(props: Mapping[str, Any]) -> Any:
+    """Resource input, else stack config ``leadterra:baseUrl``, else the live API."""
+    url = _prop(props, "base_url")
+    if url is None:
+        url = pulumi.Config("leadterra").get("baseUrl")
+    return url or DEFAULT_BASE_URL
+
+
+def _is_running(props: Mapping[str, Any]) -> bool:
+    return bool(_prop(props, "status", "running") == "running")
+
+
+def _validate_no_live_sends(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != CAMPAIGN_STATE_TYPE or not _is_running(args.props):
+        return
+    config = args.get_config() or {}
+    stack = pulumi.get_stack()
+    if stack in config.get("productionStacks", DEFAULT_PRODUCTION_STACKS):
+        return
+    url = _effective_base_url(args.props)
+    allowed = {_normalize(u) for u in config.get("allowedBaseUrls", [])}
+    if url is not _UNKNOWN and not is_loopback_url(url) and _normalize(url) not in allowed:
+        report(
+            f"CampaignState {args.name} would start campaign sends through {url} from stack "
+            f"'{stack}', which is not a production stack. Point this stack at the sandbox "
+            "(pulumi config set leadterra:baseUrl http://127.0.0.1:8787), add the URL to "
+            "allowedBaseUrls, add the stack to productionStacks, or declare status='paused'.",
+            None,
+        )
+    key = _prop(args.props, "api_key")
+    if isinstance(key, str) and key.startswith("sk_live_"):
+        # Never echo the key itself: policy output lands in CI logs.
+        report(
+            f"CampaignState {args.name} in non-production stack '{stack}' uses a live API key "
+            "(sk_live_...). Use a test key (sk_test_...) outside production.",
+            None,
+        )
+
+
+def _validate_https(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != CAMPAIGN_STATE_TYPE:
+        return
+    url = _effective_base_url(args.props)
+    if url is _UNKNOWN or not isinstance(url, str):
+        return
+    problem = base_url_problem(url)
+    if problem:
+        # The provider refuses these too, but only at apply time; this says so in preview.
+        report(f"CampaignState {args.name}: {problem}.", None)
+
+
+def _campaigns(args: StackValidationArgs) -> list[Any]:
+    return [r for r in args.resources if r.resource_type == CAMPAIGN_STATE_TYPE]
+
+
+def _validate_unique(args: StackValidationArgs, report: ReportViolation) -> None:
+    by_campaign: dict[str, list[Any]] = defaultdict(list)
+    for resource in _campaigns(args):
+        campaign_id = _prop(resource.props, "campaign_id")
+        if isinstance(campaign_id, str):
+            by_campaign[campaign_id].append(resource)
+    for campaign_id, resources in sorted(by_campaign.items()):
+        if len(resources) > 1:
+            names = ", ".join(sorted(r.name for r in resources))
+            for resource in resources:
+                report(
+                    f"campaign {campaign_id} is declared by {len(resources)} CampaignState "
+                    f"resources ({names}); they would fight over it. Keep exactly one.",
+                    resource.urn,
+                )
+
+
+def _validate_budget(args: StackValidationArgs, report: ReportViolation) -> None:
+    config = args.get_config() or {}
+    limit = int(config.get("maxRunningCampaigns", DEFAULT_MAX_RUNNING_CAMPAIGNS))
+    running = [r for r in _campaigns(args) if _is_running(r.props)]
+    if len(running) > limit:
+        report(
+            f"this stack declares {len(running)} running campaigns, more than "
+            f"maxRunningCampaigns ({limit}). Pause some, or raise maxRunningCampaigns in the "
+            "policy config if the sender pools can carry them.",
+            None,
+        )
+
+
+no_live_sends_outside_production = ResourceValidationPolicy(
+    name="leadterra-no-live-sends-outside-production",
+    description=(
+        "Outside production stacks, a running CampaignState must target a sandbox (loopback) "
+        "or an allowed base URL, never the live Leadterra API, and must not use an sk_live_ key."
+    ),
+    validate=_validate_no_live_sends,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "productionStacks": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": DEFAULT_PRODUCTION_STACKS,
+            },
+            "allowedBaseUrls": {"type": "array", "items": {"type": "string"}, "default": []},
+        }
+    ),
+)
+
+https_only = ResourceValidationPolicy(
+    name="leadterra-https-only",
+    description="A CampaignState's base URL must be https, unless it is a loopback sandbox.",
+    validate=_validate_https,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+unique_campaigns = StackValidationPolicy(
+    name="leadterra-unique-campaigns",
+    description="No two CampaignState resources in a stack may declare the same campaign_id.",
+    validate=_validate_unique,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+campaign_budget = StackValidationPolicy(
+    name="leadterra-campaign-budget",
+    description="At most maxRunningCampaigns (default 25) running CampaignState resources per stack.",
+    validate=_validate_budget,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "maxRunningCampaigns": {
+                "type": "integer",
+                "minimum": 0,
+                "default": DEFAULT_MAX_RUNNING_CAMPAIGNS,
+            }
+        }
+    ),
+)
+
+POLICIES: list[Any] = [no_live_sends_outside_production, https_only, unique_campaigns, campaign_budget]

@@ -1,0 +1,179 @@
+"""The guardrails policy pack through the real analyzer protocol, as the engine drives it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pulumi.runtime import rpc
+
+from tests.analyzer_driver import Analyzer
+
+NO_LIVE = "leadterra-no-live-sends-outside-production"
+HTTPS = "leadterra-https-only"
+UNIQUE = "leadterra-unique-campaigns"
+BUDGET = "leadterra-campaign-budget"
+SANDBOX = "http://127.0.0.1:8787"
+MANDATORY, ADVISORY = 1, 0
+
+
+def names(diagnostics: list[Any]) -> list[str]:
+    return sorted(d.policyName for d in diagnostics)
+
+
+@pytest.fixture
+def analyzer_factory() -> Iterator[Any]:
+    started: list[Analyzer] = []
+
+    def start(stack: str, config: dict[str, str] | None = None, dry_run: bool = True) -> Analyzer:
+        analyzer = Analyzer(stack, config, dry_run)
+        started.append(analyzer)
+        return analyzer
+
+    yield start
+    for analyzer in started:
+        analyzer.close()
+
+
+def campaign(campaign_id: str = "camp_1", **props: Any) -> dict[str, Any]:
+    return {
+        "campaign_id": campaign_id,
+        "status": "running",
+        "reconcile": False,
+        "pause_on_delete": False,
+        **props,
+    }
+
+
+def test_dev_stack_with_sandbox_config_passes(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX})
+    assert dev.analyze("launch", campaign()) == []
+
+
+def test_dev_stack_relying_on_the_live_default_fails(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev")
+    (diag,) = dev.analyze("launch", campaign())
+    assert diag.policyName == NO_LIVE and diag.enforcementLevel == MANDATORY
+    assert "https://app.leadterra.co" in diag.message and "'dev'" in diag.message
+    assert "leadterra:baseUrl" in diag.message  # says what to do
+
+
+def test_resource_base_url_beats_stack_config(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("staging", {"leadterra:baseUrl": SANDBOX})
+    assert names(dev.analyze("launch", campaign(base_url="https://app.leadterra.co"))) == [NO_LIVE]
+    dev2 = analyzer_factory("staging", {"leadterra:baseUrl": "https://app.leadterra.co"})
+    assert dev2.analyze("launch", campaign(base_url="http://localhost:9000")) == []
+
+
+def test_prod_stack_passes(analyzer_factory: Any) -> None:
+    prod = analyzer_factory("prod")
+    assert prod.analyze("launch", campaign(api_key="sk_live_abc")) == []
+
+
+def test_paused_is_always_safe(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev")
+    assert dev.analyze("hold", campaign(status="paused", api_key="sk_live_abc")) == []
+
+
+def test_live_key_outside_production_fails_without_echoing_it(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX})
+    key = "sk_live_SUPERSECRET123"
+    (diag,) = dev.analyze("launch", campaign(api_key=rpc.wrap_rpc_secret(key)))
+    assert diag.policyName == NO_LIVE and "sk_live_" in diag.message and key not in diag.message
+
+
+def test_config_knobs_production_stacks_and_allowed_urls(analyzer_factory: Any) -> None:
+    live = analyzer_factory("live")
+    assert names(live.analyze("launch", campaign())) == [NO_LIVE]
+    live.configure({NO_LIVE: ("mandatory", {"productionStacks": ["live"]})})
+    assert live.analyze("launch", campaign()) == []
+
+    qa = analyzer_factory("qa", {"leadterra:baseUrl": "https://qa.leadterra.internal"})
+    assert names(qa.analyze("launch", campaign())) == [NO_LIVE]
+    qa.configure({NO_LIVE: ("mandatory", {"allowedBaseUrls": ["https://qa.leadterra.internal/"]})})
+    assert qa.analyze("launch", campaign()) == []
+
+
+def test_other_resource_types_are_ignored(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev")
+    assert (
+        dev.analyze("bucket", {"campaign_id": "x", "base_url": "http://evil"}, type_="aws:s3/bucket:Bucket")
+        == []
+    )
+    pairs = [("a", campaign("camp_1")), ("b", campaign("camp_1"))]
+    assert dev.analyze_stack(pairs, type_="aws:s3/bucket:Bucket") == []
+
+
+@pytest.mark.parametrize(
+    ("url", "violations"),
+    [
+        ("http://app.leadterra.co", [HTTPS, NO_LIVE]),
+        ("http://10.1.2.3:8080", [HTTPS, NO_LIVE]),
+        ("https://app.leadterra.co", [NO_LIVE]),
+        ("http://127.0.0.1:8787", []),
+        ("http://[::1]:8787", []),
+        ("http://localhost:8787", []),
+    ],
+)
+def test_https_only(analyzer_factory: Any, url: str, violations: list[str]) -> None:
+    dev = analyzer_factory("dev")
+    assert names(dev.analyze("launch", campaign(base_url=url))) == violations
+
+
+def test_https_only_applies_in_production_and_to_paused(analyzer_factory: Any) -> None:
+    prod = analyzer_factory("prod")
+    (diag,) = prod.analyze("launch", campaign(status="paused", base_url="http://leadterra.example.com"))
+    assert diag.policyName == HTTPS and "https" in diag.message and diag.enforcementLevel == MANDATORY
+
+
+def test_unknown_values_in_preview_neither_crash_nor_violate(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev")
+    unknown = rpc.UNKNOWN
+    assert dev.analyze("a", campaign(base_url=unknown)) == []
+    assert dev.analyze("b", campaign(status=unknown)) == []
+    assert dev.analyze("c", campaign(api_key=unknown, base_url=SANDBOX)) == []
+    stack = [("a", campaign(unknown)), ("b", campaign(unknown)), ("c", campaign("camp_1", status=unknown))]
+    assert dev.analyze_stack(stack) == []
+
+
+def test_unique_campaigns(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX})
+    diags = dev.analyze_stack(
+        [("a", campaign("camp_1")), ("b", campaign("camp_1", status="paused")), ("c", campaign("camp_2"))]
+    )
+    assert names(diags) == [UNIQUE, UNIQUE]
+    assert {d.urn.rsplit("::", 1)[1] for d in diags} == {"a", "b"}
+    assert all("camp_1" in d.message and d.enforcementLevel == MANDATORY for d in diags)
+    assert dev.analyze_stack([("a", campaign("camp_1")), ("c", campaign("camp_2"))]) == []
+
+
+def test_campaign_budget_default_advisory(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX})
+    under = [(f"r{i}", campaign(f"camp_{i}")) for i in range(25)]
+    assert dev.analyze_stack(under) == []
+    over = [*under, ("r25", campaign("camp_25"))]
+    (diag,) = dev.analyze_stack(over)
+    assert diag.policyName == BUDGET and diag.enforcementLevel == ADVISORY and "26 running" in diag.message
+    paused_extra = [*under, ("p", campaign("camp_p", status="paused"))]
+    assert dev.analyze_stack(paused_extra) == []
+
+
+def test_campaign_budget_configured(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX})
+    dev.configure({BUDGET: ("mandatory", {"maxRunningCampaigns": 2})})
+    (diag,) = dev.analyze_stack([(f"r{i}", campaign(f"camp_{i}")) for i in range(3)])
+    assert diag.policyName == BUDGET and diag.enforcementLevel == MANDATORY and "(2)" in diag.message
+
+
+def test_policies_import_without_side_effects() -> None:
+    import subprocess
+    import sys
+
+    code = "import pulumi_leadterra.policies as p; print(len(p.POLICIES), [x.name for x in p.POLICIES])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.startswith(
+        "4 ['leadterra-no-live-sends-outside-production', 'leadterra-https-only',"
+    )
