@@ -1,0 +1,202 @@
+"""Every example: programs under mocks per stack file, the policy pack over them, the GitOps
+workflow's structure, and `make demo` (its clean stop here, and its full path through the plugin)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from tests.analyzer_driver import Analyzer
+from tests.conftest import Sandbox
+from tests.plugin_driver import Plugin, StepLog
+from tests.programs import ROOT, run_program, stack_config
+
+PROMOTION = ROOT / "examples" / "promotion"
+QUICKSTART = ROOT / "examples" / "quickstart" / "__main__.py"
+WORKFLOW = ROOT / "examples" / "gitops" / ".github" / "workflows" / "leadterra.yml"
+
+
+def _load_demo() -> Any:
+    spec = importlib.util.spec_from_file_location("leadterra_demo", ROOT / "examples" / "demo.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_root_project_runs_the_quickstart() -> None:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["main"] == "examples/quickstart" and project["runtime"]["name"] == "python"
+
+
+@pytest.mark.parametrize(("reconcile", "expected"), [(None, True), ("false", False), ("true", True)])
+def test_quickstart_declares_two_campaigns(reconcile: str | None, expected: bool) -> None:
+    config = {} if reconcile is None else {"leadterra-quickstart:reconcile": reconcile}
+    declared = {d.name: d.inputs for d in run_program(QUICKSTART, "leadterra-quickstart", "demo", config)}
+    assert set(declared) == {"launch", "legacy"}
+    assert declared["launch"]["campaign_id"] == "camp_demo" and declared["launch"]["status"] == "running"
+    assert declared["launch"]["reconcile"] is expected
+    assert declared["legacy"]["campaign_id"] == "camp_legacy" and declared["legacy"]["status"] == "paused"
+    assert all("api_key" not in inputs for inputs in declared.values())  # key comes from stack config
+
+
+EXPECTED_STACKS = {
+    "dev": {"camp_q3_vp_sales": "running", "camp_q4_cfo_outreach": "running", "camp_legacy": "paused"},
+    "staging": {"camp_q3_vp_sales": "running", "camp_legacy": "paused"},
+    "prod": {"camp_legacy": "paused"},
+}
+
+
+@pytest.mark.parametrize("stack", sorted(EXPECTED_STACKS))
+def test_promotion_stack_declares_its_campaigns(stack: str) -> None:
+    config = stack_config(PROMOTION, stack)
+    declared = run_program(PROMOTION / "__main__.py", "leadterra-promotion", stack, config)
+    assert {d.inputs["campaign_id"]: d.inputs["status"] for d in declared} == EXPECTED_STACKS[stack]
+    assert all(d.name == d.inputs["campaign_id"] for d in declared)
+    by_id = {d.inputs["campaign_id"]: d.inputs for d in declared}
+    if stack == "prod":
+        assert "leadterra:baseUrl" not in config and by_id["camp_legacy"]["pause_on_delete"] is True
+    else:
+        assert config["leadterra:baseUrl"].startswith("http://127.0.0.1:")
+        assert by_id["camp_q3_vp_sales"]["reconcile"] is True
+
+
+@pytest.mark.parametrize("stack", sorted(EXPECTED_STACKS))
+def test_promotion_stacks_pass_the_guardrails(stack: str) -> None:
+    config = stack_config(PROMOTION, stack)
+    declared = run_program(PROMOTION / "__main__.py", "leadterra-promotion", stack, config)
+    analyzer = Analyzer(stack, {k: v for k, v in config.items() if k.startswith("leadterra:")})
+    try:
+        for d in declared:
+            assert analyzer.analyze(d.name, d.inputs) == []
+        assert analyzer.analyze_stack([(d.name, d.inputs) for d in declared]) == []
+    finally:
+        analyzer.close()
+
+
+def test_dev_without_its_sandbox_url_is_blocked() -> None:
+    """The promotion mistake the pack exists for: dev config losing leadterra:baseUrl."""
+    config = stack_config(PROMOTION, "dev")
+    del config["leadterra:baseUrl"]
+    declared = run_program(PROMOTION / "__main__.py", "leadterra-promotion", "dev", config)
+    analyzer = Analyzer("dev", {})
+    try:
+        blocked = [d.name for d in declared if analyzer.analyze(d.name, d.inputs)]
+    finally:
+        analyzer.close()
+    assert sorted(blocked) == ["camp_q3_vp_sales", "camp_q4_cfo_outreach"]
+
+
+def test_gitops_workflow_is_valid_and_references_real_files() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
+    assert set(triggers) == {"pull_request", "push"} and triggers["push"]["branches"] == ["main"]
+    env = workflow["env"]
+    assert (ROOT / env["WORK_DIR"] / "Pulumi.yaml").exists()
+    assert (ROOT / env["POLICY_PACK"] / "PulumiPolicy.yaml").exists()
+    jobs = workflow["jobs"]
+    assert jobs["up-staging"]["needs"] == "up-dev" and jobs["up-prod"]["needs"] == "up-staging"
+    for job, environment, stack in [
+        ("up-dev", "dev", "dev"),
+        ("up-staging", "staging", "staging"),
+        ("up-prod", "production", "prod"),
+    ]:
+        assert jobs[job]["environment"] == environment
+        (action,) = [s for s in jobs[job]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
+        assert action["with"]["command"] == "up" and action["with"]["stack-name"].endswith(f"/{stack}")
+        assert action["env"]["LEADTERRA_API_KEY"].startswith("${{ secrets.")
+        assert (PROMOTION / f"Pulumi.{stack}.yaml").exists()
+    (preview,) = [s for s in jobs["preview"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    assert (
+        preview["with"]["command"] == "preview" and preview["with"]["policyPacks"] == "${{ env.POLICY_PACK }}"
+    )
+    assert "secrets[" in preview["env"]["LEADTERRA_API_KEY"]
+    for job in jobs.values():
+        for step in job["steps"]:
+            for path in str(step.get("run", "")).split():
+                if path.startswith("examples/"):
+                    assert (ROOT / path).exists(), path
+
+
+def test_demo_without_a_cli_stops_cleanly_with_one_sentence(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADTERRA_", "PULUMI_"))}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin", LEADTERRA_DEMO_OFFLINE="1", HOME=str(tmp_path)
+    )
+    if shutil.which("pulumi", path=env["PATH"]):
+        pytest.skip("a Pulumi CLI is on PATH; the full demo test covers this machine")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 3
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("make demo needs the Pulumi CLI") and "install" in result.stderr
+    url = result.stdout.split("sandbox listening on ", 1)[1].split()[0]
+    assert "camp_demo: draft" in result.stdout
+    with pytest.raises(requests.ConnectionError):  # nothing left running
+        requests.get(url + "/v1/sender-pools", timeout=2)
+
+
+@pytest.mark.skipif(
+    shutil.which("pulumi") is None, reason="no Pulumi CLI on this machine; see the plugin-driven test"
+)
+def test_demo_full_run_with_a_real_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py")], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_demo_path_through_the_plugin(tmp_path: Path) -> None:
+    """What `make demo` does with a CLI, with the engine's plugin protocol standing in for the CLI:
+    the quickstart's own declarations, the demo's own seeded sandbox, the same five steps."""
+    demo = _load_demo()
+    server = demo.start_sandbox(tmp_path)
+    sandbox = Sandbox(server)
+    plugin = Plugin()
+    try:
+        plugin.configure({"leadterra:apiKey": demo.DEMO_KEY, "leadterra:baseUrl": sandbox.url})
+
+        def declared(reconcile: str) -> dict[str, dict[str, Any]]:
+            config = {"leadterra-quickstart:reconcile": reconcile}
+            return {d.name: d.inputs for d in run_program(QUICKSTART, "leadterra-quickstart", "demo", config)}
+
+        log = StepLog()
+        program = declared("false")
+        states = {name: plugin.up(None, inputs, log) for name, inputs in program.items()}  # up
+        assert (sandbox.status("camp_demo"), sandbox.status("camp_legacy")) == ("running", "paused")
+        assert sandbox.counts() == {"POST start": 1, "POST pause": 1}
+
+        states = {name: plugin.up(states[name], inputs, log) for name, inputs in program.items()}  # up again
+        assert log.ops[-2:] == ["same", "same"] and sandbox.counts() == {}
+
+        program = declared("true")
+        for _ in range(
+            2
+        ):  # pause behind Pulumi's back, then up heals it (twice: the flip, then pure reconcile)
+            sandbox.put("camp_demo", status="paused")
+            sandbox.counts()
+            states = {name: plugin.up(states[name], inputs, log) for name, inputs in program.items()}
+            assert sandbox.status("camp_demo") == "running"
+            assert sandbox.counts() == {"POST start": 1}
+
+        for state in states.values():  # destroy
+            plugin.destroy(state)
+        assert sandbox.counts() == {}
+        assert (sandbox.status("camp_demo"), sandbox.status("camp_legacy")) == ("running", "paused")
+    finally:
+        plugin.close()
+        server.stop()
