@@ -24,7 +24,8 @@ from pulumi_leadterra import (
     ServerError,
     __version__,
 )
-from tests.conftest import TEST_KEY, Sandbox
+from tests.conftest import TEST_KEY
+from tests.sandbox_admin import Sandbox
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02, budget=10, read_timeout=2)
 

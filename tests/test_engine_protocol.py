@@ -16,8 +16,9 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
 from pulumi_leadterra import CampaignStateProvider
-from tests.conftest import TEST_KEY, Sandbox
+from tests.conftest import TEST_KEY
 from tests.plugin_driver import PROVIDER_BLOB, Plugin, PluginError, StepLog
+from tests.sandbox_admin import Sandbox
 
 DIFF_SOME = provider_pb2.DiffResponse.DIFF_SOME
 DIFF_NONE = provider_pb2.DiffResponse.DIFF_NONE

@@ -16,9 +16,9 @@ import requests
 import yaml
 
 from tests.analyzer_driver import Analyzer
-from tests.conftest import Sandbox
 from tests.plugin_driver import Plugin, StepLog
 from tests.programs import ROOT, run_program, stack_config
+from tests.sandbox_admin import Sandbox
 
 PROMOTION = ROOT / "examples" / "promotion"
 QUICKSTART = ROOT / "examples" / "quickstart" / "__main__.py"
@@ -165,7 +165,7 @@ def test_demo_path_through_the_plugin(tmp_path: Path) -> None:
     the quickstart's own declarations, the demo's own seeded sandbox, the same five steps."""
     demo = _load_demo()
     server = demo.start_sandbox(tmp_path)
-    sandbox = Sandbox(server)
+    sandbox = Sandbox(server.url)
     plugin = Plugin()
     try:
         plugin.configure({"leadterra:apiKey": demo.DEMO_KEY, "leadterra:baseUrl": sandbox.url})

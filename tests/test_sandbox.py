@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import TEST_KEY, Sandbox
+from tests.conftest import TEST_KEY
+from tests.sandbox_admin import Sandbox
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
 

@@ -1,0 +1,38 @@
+"""Talk to a running sandbox's admin API (/_sandbox) over HTTP: used by tests and benchmarks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import requests
+
+
+class Sandbox:
+    """A sandbox server on loopback, plus helpers that use its admin API over HTTP."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(method, self.url + "/_sandbox" + path, json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def status(self, campaign_id: str) -> str:
+        return str(self.admin("GET", f"/campaigns/{campaign_id}")["status"])
+
+    def put(self, campaign_id: str, **fields: Any) -> None:
+        self.admin("PUT", f"/campaigns/{campaign_id}", fields)
+
+    def faults(self, *faults: dict[str, Any]) -> None:
+        self.admin("POST", "/faults", {"faults": list(faults)})
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self.admin("GET", "/requests")["requests"])
+
+    def counts(self) -> Counter[str]:
+        """Requests by 'METHOD action' (e.g. 'POST start'), then cleared."""
+        counted = Counter(f"{r['method']} {r['path'].rsplit('/', 1)[-1]}" for r in self.requests())
+        self.admin("DELETE", "/requests")
+        return counted
