@@ -49,7 +49,7 @@ def test_type_token_inputs_and_outputs(mocks: Recorder) -> Any:
     hold = CampaignState("legacy", campaign_id="camp_77", status="paused", pause_on_delete=True)
 
     def verify(values: list[Any]) -> None:
-        status, started_at = values
+        status, started_at, _ = values
         assert status == "running" and started_at == "2025-01-15T11:00:00Z"
         by_name = {r.name: r for r in mocks.resources}
         assert by_name["launch"].typ == "pulumi-python:dynamic/leadterra:CampaignState"
@@ -59,8 +59,7 @@ def test_type_token_inputs_and_outputs(mocks: Recorder) -> Any:
         assert "api_key" not in by_name["launch"].inputs
         assert "__provider" in by_name["launch"].inputs
 
-    del hold
-    return pulumi.Output.all(launch.status, launch.started_at).apply(verify)
+    return pulumi.Output.all(launch.status, launch.started_at, hold.status).apply(verify)
 
 
 @pulumi.runtime.test

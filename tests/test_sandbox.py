@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,15 @@ def test_refuses_to_bind_beyond_loopback(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2 and "loopback only" in result.stderr
+
+
+def test_changes_reach_the_state_file_without_a_restart(sandbox: Sandbox, tmp_path: Path) -> None:
+    _post(sandbox, "/v1/campaigns/camp_1/start")
+    state = tmp_path / "state.json"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if state.exists() and json.loads(state.read_text())["campaigns"]["camp_1"]["status"] == "running":
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the sandbox did not write its state file within 5 s")

@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,34 +36,70 @@ def demo_campaign(campaign_id: str, status: str = "draft", leads: int = 3) -> di
 
 
 class Store:
-    """Thread-safe campaigns by id, persisted after every change."""
+    """Thread-safe campaigns by id, persisted by a background writer.
 
-    def __init__(self, path: Optional[Path]) -> None:
+    Handlers change the campaigns in memory under a lock and return at once; a writer thread
+    saves the whole state at most every ``interval`` seconds, coalescing the changes made in
+    between, so persistence never sits on a request's path. ``close()`` (called on SIGINT and
+    SIGTERM) writes the last changes, so a restart loses nothing.
+    """
+
+    def __init__(self, path: Optional[Path], interval: float = 0.25) -> None:
         self._path = path
+        self._interval = interval
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._dirty = False
+        self._closed = False
         self.campaigns: dict[str, dict[str, Any]] = {}
         if path is not None and path.exists():
             self.campaigns = json.loads(path.read_text()).get("campaigns", {})
+        self._writer = threading.Thread(target=self._write_loop, name="sandbox-store", daemon=True)
+        if path is not None:
+            self._writer.start()
 
     @contextmanager
     def change(self) -> Iterator[dict[str, dict[str, Any]]]:
-        """Mutate campaigns under the lock; the file is rewritten when the block ends."""
+        """Mutate campaigns under the lock; the writer saves them shortly after."""
         with self._lock:
             yield self.campaigns
-            self._save()
+            self._dirty = True
+            self._wake.notify()
 
     @contextmanager
     def view(self) -> Iterator[dict[str, dict[str, Any]]]:
         with self._lock:
             yield self.campaigns
 
-    def _save(self) -> None:
-        if self._path is None:
-            return
+    def close(self) -> None:
+        """Write what is pending and stop the writer."""
+        with self._lock:
+            self._closed = True
+            self._wake.notify()
+        if self._writer.is_alive():
+            self._writer.join(timeout=10)
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._dirty and not self._closed:
+                    self._wake.wait()
+                if not self._dirty:
+                    return
+                snapshot = json.dumps({"campaigns": self.campaigns}, separators=(",", ":"), sort_keys=True)
+                self._dirty = False
+                closing = self._closed
+            self._save(snapshot)
+            if closing:
+                continue  # one more pass: anything changed while saving is written too
+            time.sleep(self._interval)
+
+    def _save(self, snapshot: str) -> None:
+        assert self._path is not None
         self._path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".state-", suffix=".json")
+        # Write a temporary file and rename it over the old one: a reader (or a restart) sees the
+        # old state or the new one, never half a file.
         with os.fdopen(fd, "w") as handle:
-            json.dump({"campaigns": self.campaigns}, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
+            handle.write(snapshot)
         os.replace(tmp, self._path)
