@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -64,10 +65,16 @@ def find_cli() -> Optional[Any]:
     if os.environ.get("LEADTERRA_DEMO_OFFLINE"):
         return None
     say("no Pulumi CLI on PATH; installing one into .pulumi-cli through the Automation API")
+    # The SDK's download sets no timeout; without one, a network that drops packets would hang
+    # the demo instead of ending it with the sentence below.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)
     try:
         return PulumiCommand.install(root=str(LOCAL_CLI))
     except Exception:  # noqa: BLE001 - any failure here means "no CLI", said in one sentence
         return None
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def run_pulumi(cli: Any, sandbox: SandboxServer, work: Path) -> None:
