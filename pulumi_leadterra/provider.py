@@ -249,12 +249,15 @@ class CampaignStateProvider(ResourceProvider):
             if exc.code == "campaign_not_found":
                 return ReadResult("", {})
             raise
-        state = {k: v for k, v in props.items() if k != "__provider"}
-        state["stats"] = stats
-        return ReadResult(
-            id_,
-            self._outputs(state, **{k: state.get(k) for k in ("status", "started_at", "paused_at", "stats")}),
+        # The API reports no status: keep the one recorded by the last start or pause.
+        outs = self._outputs(
+            props,
+            status=props.get("status"),
+            started_at=props.get("started_at"),
+            paused_at=props.get("paused_at"),
+            stats=stats,
         )
+        return ReadResult(id_, outs)
 
     # --- delete: nothing by default --------------------------------------------------------------
     def delete(self, _id: str, props: dict[str, Any]) -> None:
