@@ -22,8 +22,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from pulumi_leadterra import CampaignStateProvider
+from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
 
-TYPE = "pulumi-python:dynamic/leadterra:CampaignState"
 PROVIDER_BLOB = serialize_provider(CampaignStateProvider())
 
 
@@ -159,31 +159,24 @@ class Plugin:
         self._call("Delete", provider_pb2.DeleteRequest(id=id_, urn=_urn(), properties=to_struct(props)))
 
     # -- the engine's step logic ----------------------------------------------------------------
-    def preview(self, state: Optional[Resource], news: dict[str, Any], log: Optional[StepLog] = None) -> str:
-        """check + diff; returns 'create', 'same', 'update' or 'replace'."""
+    def _plan(self, state: Optional[Resource], news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """check, then diff against stored outputs: ('create'|'same'|'update'|'replace', inputs)."""
         inputs, failures = self.check(state.inputs if state else {}, news)
         if failures:
             raise PluginError(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(f"{p}: {r}" for p, r in failures))
         if state is None:
-            return "create"
+            return "create", inputs
         diff = self.diff(state.id, strip_secrets(state.outputs), inputs)
         if diff.replaces:
-            return "replace"
-        return "update" if diff.changes == provider_pb2.DiffResponse.DIFF_SOME else "same"
+            return "replace", inputs
+        return ("update" if diff.changes == provider_pb2.DiffResponse.DIFF_SOME else "same"), inputs
+
+    def preview(self, state: Optional[Resource], news: dict[str, Any]) -> str:
+        """What `pulumi preview` decides for one resource; makes no create/update/delete call."""
+        return self._plan(state, news)[0]
 
     def up(self, state: Optional[Resource], news: dict[str, Any], log: Optional[StepLog] = None) -> Resource:
-        inputs, failures = self.check(state.inputs if state else {}, news)
-        if failures:
-            raise PluginError(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(f"{p}: {r}" for p, r in failures))
-        op = "create"
-        if state is not None:
-            diff = self.diff(state.id, strip_secrets(state.outputs), inputs)
-            if diff.replaces:
-                op = "replace"
-            elif diff.changes == provider_pb2.DiffResponse.DIFF_SOME:
-                op = "update"
-            else:
-                op = "same"
+        op, inputs = self._plan(state, news)
         if log is not None:
             log.ops.append(op)
         if op == "same":
@@ -222,4 +215,4 @@ class Plugin:
 
 
 def _urn() -> str:
-    return f"urn:pulumi:test::leadterra::{TYPE}::r"
+    return f"urn:pulumi:test::leadterra::{CAMPAIGN_STATE_TYPE}::r"
