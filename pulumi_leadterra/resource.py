@@ -11,9 +11,6 @@ from .provider import CampaignStateProvider
 
 __all__ = ["CampaignState", "CAMPAIGN_STATE_TYPE"]
 
-#: What the engine, state files and policies call this resource type.
-CAMPAIGN_STATE_TYPE = "pulumi-python:dynamic/leadterra:CampaignState"
-
 
 class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignState"):  # type: ignore[call-arg]
     """Holds a Leadterra campaign ``running`` (the default) or ``paused`` on every ``pulumi up``.
@@ -62,3 +59,8 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
             opts, pulumi.ResourceOptions(additional_secret_outputs=["api_key"])
         )
         super().__init__(CampaignStateProvider(), resource_name, props, opts)
+
+
+#: What the engine, state files and policies call this resource type, derived from the class so
+#: the two can never disagree: ``pulumi-python:dynamic/leadterra:CampaignState``.
+CAMPAIGN_STATE_TYPE = f"pulumi-python:{CampaignState._resource_type_name}"
