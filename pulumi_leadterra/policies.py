@@ -59,7 +59,10 @@ def _normalize(url: str) -> str:
 
 
 def _effective_base_url(props: Mapping[str, Any]) -> Any:
-    """Resource input, else stack config ``leadterra:baseUrl``, else the live API."""
+    """Resource input, else stack config ``leadterra:baseUrl``, else the live API.
+
+    ``_UNKNOWN`` during preview when the input is not computed yet.
+    """
     url = _prop(props, "base_url")
     if url is None:
         url = pulumi.Config("leadterra").get("baseUrl")
@@ -79,7 +82,7 @@ def _validate_no_live_sends(args: ResourceValidationArgs, report: ReportViolatio
         return
     url = _effective_base_url(args.props)
     allowed = {_normalize(u) for u in config.get("allowedBaseUrls", [])}
-    if url is not _UNKNOWN and not is_loopback_url(url) and _normalize(url) not in allowed:
+    if isinstance(url, str) and not is_loopback_url(url) and _normalize(url) not in allowed:
         report(
             f"CampaignState {args.name} would start campaign sends through {url} from stack "
             f"'{stack}', which is not a production stack. Point this stack at the sandbox "
@@ -101,7 +104,7 @@ def _validate_https(args: ResourceValidationArgs, report: ReportViolation) -> No
     if args.resource_type != CAMPAIGN_STATE_TYPE:
         return
     url = _effective_base_url(args.props)
-    if url is _UNKNOWN or not isinstance(url, str):
+    if not isinstance(url, str):  # unknown in preview, or not a URL at all (check refuses it)
         return
     problem = base_url_problem(url)
     if problem:

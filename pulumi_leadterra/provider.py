@@ -143,17 +143,17 @@ class CampaignStateProvider(ResourceProvider):
             inputs["api_key"] = rpc.wrap_rpc_secret(api_key)
             if not isinstance(api_key, str) or not api_key.strip():
                 failures.append(CheckFailure("api_key", "api_key must be a non-empty string"))
-        elif api_key is None:
-            # No key on the resource: the stack config or environment must supply one, and the
-            # configured base URL must be safe to send it to. Said now, in preview, not mid-up.
-            settings = self._get_settings()
+        # What the resource leaves out, stack config or the environment must supply safely: a key,
+        # and a base URL the key may be sent to. Said now, in preview, not mid-up.
+        settings = self._get_settings()
+        if api_key is None:
             try:
                 settings.resolve_key(None)
             except ConfigurationError as exc:
                 failures.append(CheckFailure("api_key", exc.api_message))
         if base_url is None:
             try:
-                self._get_settings().resolve_base_url(None)
+                settings.resolve_base_url(None)
             except ConfigurationError as exc:
                 failures.append(CheckFailure("base_url", exc.api_message))
 
