@@ -2,9 +2,13 @@
 
 Steps: start the sandbox (loopback, temporary state, seeded), get a Pulumi CLI (PATH, then a
 project-local install through the Automation API), then run the root project (`Pulumi.yaml`,
-program `examples/quickstart`) with a local file backend: up, up (no changes), a pause behind
-Pulumi's back, up (healed by reconcile=True), destroy. The sandbox runs inside this process, so it
-stops whenever this process does, Ctrl-C included.
+program `examples/quickstart`) with a local file backend through `STEPS`: the day-2 story of a
+GitOps stack (quiet re-runs, a dashboard pause, a heal run, the incident brake, destroy). The
+sandbox runs inside this process, so it stops whenever this process does, Ctrl-C included.
+
+`STEPS` and `run_steps` are the whole demo: the real CLI runs them through the Automation API
+(`AutomationStack`), and the test suite runs the very same function with the engine's plugin
+protocol standing in for the CLI.
 
 Exit status: 0 done, 1 a step failed, 3 no Pulumi CLI could be had.
 """
@@ -16,8 +20,9 @@ import shutil
 import socket
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 import requests
 
@@ -28,21 +33,95 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CLI = ROOT / ".pulumi-cli"
 DEMO_KEY = "sk_test_demo_key_0000000000"
 CAMPAIGNS = ("camp_demo", "camp_legacy")
+HOW_TO_INSTALL = (
+    "install it (https://www.pulumi.com/docs/install/, or 'curl -fsSL https://get.pulumi.com | sh') "
+    "and run make demo again."
+)
 NO_CLI = (
     "make demo needs the Pulumi CLI: none is on PATH and none could be installed into .pulumi-cli "
-    "(no network?); install it (https://www.pulumi.com/docs/install/, or "
-    "'curl -fsSL https://get.pulumi.com | sh') and run make demo again."
+    "(no network?); " + HOW_TO_INSTALL
 )
+NO_CLI_OFFLINE = (
+    "make demo needs the Pulumi CLI: none is on PATH or in .pulumi-cli, and the download was skipped "
+    "because LEADTERRA_DEMO_OFFLINE is set; unset it to let the demo install one, or " + HOW_TO_INSTALL
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the demo: what it says, the stack config it sets, what it does, what must hold."""
+
+    say: str
+    action: str  # "up", "destroy", or "dashboard-pause" (camp_demo, through the sandbox admin API)
+    config: dict[str, str] = field(default_factory=dict)
+    quiet: bool = False  # the up must change nothing at all
+    expect: dict[str, str] = field(default_factory=dict)  # campaign status afterwards
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "pulumi up: start camp_demo, hold camp_legacy paused",
+        "up",
+        expect={"camp_demo": "running", "camp_legacy": "paused"},
+    ),
+    Step("pulumi up again: nothing to do, no request", "up", quiet=True),
+    Step("someone pauses camp_demo in the dashboard", "dashboard-pause", expect={"camp_demo": "paused"}),
+    Step(
+        "pulumi up without heal (what every pull request and merge runs): the pause is respected",
+        "up",
+        quiet=True,
+        expect={"camp_demo": "paused"},
+    ),
+    Step(
+        "pulumi up with leadterra:heal=true (the scheduled heal run): camp_demo resumed, healed_at set",
+        "up",
+        config={"leadterra:heal": "true"},
+        expect={"camp_demo": "running"},
+    ),
+    Step(
+        "incident: leadterra:pauseAll=true, pulumi up: every campaign held paused",
+        "up",
+        config={"leadterra:heal": "false", "leadterra:pauseAll": "true"},
+        expect={"camp_demo": "paused", "camp_legacy": "paused"},
+    ),
+    Step(
+        "incident over: leadterra:pauseAll=false, pulumi up: back to the declarations",
+        "up",
+        config={"leadterra:pauseAll": "false"},
+        expect={"camp_demo": "running", "camp_legacy": "paused"},
+    ),
+    Step(
+        "pulumi destroy: campaigns are left as they are (no pause_on_delete)",
+        "destroy",
+        expect={"camp_demo": "running", "camp_legacy": "paused"},
+    ),
+)
+
+
+class DemoStack(Protocol):
+    """What the steps need from a stack: the real CLI, or the plugin protocol in the tests."""
+
+    def set_config(self, key: str, value: str) -> None: ...
+
+    def up(self) -> dict[str, int]:
+        """Run `pulumi up`; the resource changes by kind, e.g. {"same": 2}."""
+        ...
+
+    def destroy(self) -> None: ...
 
 
 def say(text: str) -> None:
     print(f"==> {text}", flush=True)
 
 
-def show_status(sandbox: SandboxServer) -> None:
+def show_status(sandbox_url: str) -> dict[str, str]:
+    """Print and return each demo campaign's status as the sandbox reports it."""
+    statuses = {}
     for campaign_id in CAMPAIGNS:
-        shown = requests.get(f"{sandbox.url}/_sandbox/campaigns/{campaign_id}", timeout=10).json()
-        print(f"    {campaign_id}: {shown['status']}", flush=True)
+        shown = requests.get(f"{sandbox_url}/_sandbox/campaigns/{campaign_id}", timeout=10).json()
+        statuses[campaign_id] = str(shown["status"])
+        print(f"    {campaign_id}: {statuses[campaign_id]}", flush=True)
+    return statuses
 
 
 def start_sandbox(state_dir: Path) -> SandboxServer:
@@ -77,50 +156,60 @@ def find_cli() -> Optional[Any]:
         socket.setdefaulttimeout(previous)
 
 
-def run_pulumi(cli: Any, sandbox: SandboxServer, work: Path) -> None:
-    from pulumi import automation as auto
+def run_steps(stack: DemoStack, sandbox_url: str) -> None:
+    """The demo itself: every step of `STEPS`, each checked against the sandbox afterwards."""
+    stack.set_config("leadterra:apiKey", DEMO_KEY)
+    stack.set_config("leadterra:baseUrl", sandbox_url)
+    for step in STEPS:
+        say(step.say)
+        for key, value in step.config.items():
+            stack.set_config(key, value)
+        if step.action == "up":
+            changes = stack.up()
+            print(f"    resource changes: {changes}", flush=True)
+            if step.quiet and set(changes) - {"same"}:
+                raise RuntimeError(f"this up was expected to change nothing, got {changes}")
+        elif step.action == "destroy":
+            stack.destroy()
+        else:
+            requests.put(f"{sandbox_url}/_sandbox/campaigns/camp_demo", json={"status": "paused"}, timeout=10)
+        statuses = show_status(sandbox_url)
+        for campaign_id, status in step.expect.items():
+            if statuses[campaign_id] != status:
+                seen = statuses[campaign_id]
+                raise RuntimeError(f"after this step {campaign_id} should be {status}, not {seen}")
 
-    backend = work / "backend"
-    backend.mkdir()
-    workspace = auto.LocalWorkspaceOptions(
-        work_dir=str(ROOT),
-        pulumi_command=cli,
-        env_vars={
-            "PULUMI_BACKEND_URL": backend.as_uri(),
-            "PULUMI_CONFIG_PASSPHRASE": "leadterra-demo",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-        },
-    )
-    stack = auto.create_or_select_stack(stack_name="demo", work_dir=str(ROOT), opts=workspace)
-    stack.set_config("leadterra:apiKey", auto.ConfigValue(DEMO_KEY, secret=True))
-    stack.set_config("leadterra:baseUrl", auto.ConfigValue(sandbox.url))
-    out = print
 
-    stack.set_config("reconcile", auto.ConfigValue("false"))
+class AutomationStack:
+    """A `DemoStack` over the real CLI, through the Automation API, with a local file backend."""
 
-    say("pulumi up: start camp_demo, hold camp_legacy paused")
-    stack.up(on_output=out)
-    show_status(sandbox)
+    def __init__(self, cli: Any, work: Path) -> None:
+        from pulumi import automation as auto
 
-    say("pulumi up again: nothing to do")
-    changes = stack.up(on_output=out).summary.resource_changes or {}
-    print(f"    resource changes: {changes}", flush=True)
-    if set(changes) - {"same"}:
-        raise RuntimeError(f"the second up was expected to change nothing, got {changes}")
+        self._auto = auto
+        backend = work / "backend"
+        backend.mkdir()
+        workspace = auto.LocalWorkspaceOptions(
+            work_dir=str(ROOT),
+            pulumi_command=cli,
+            env_vars={
+                "PULUMI_BACKEND_URL": backend.as_uri(),
+                "PULUMI_CONFIG_PASSPHRASE": "leadterra-demo",
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+            },
+        )
+        self._stack = auto.create_or_select_stack(stack_name="demo", work_dir=str(ROOT), opts=workspace)
 
-    for attempt in ("turn on reconcile=True", "reconcile=True again, with no input change at all"):
-        say("someone pauses camp_demo in the dashboard, behind Pulumi's back")
-        requests.put(f"{sandbox.url}/_sandbox/campaigns/camp_demo", json={"status": "paused"}, timeout=10)
-        show_status(sandbox)
-        say(f"pulumi up, {attempt}: it re-sends start and heals the pause")
-        stack.set_config("reconcile", auto.ConfigValue("true"))
-        stack.up(on_output=out)
-        show_status(sandbox)
+    def set_config(self, key: str, value: str) -> None:
+        secret = key == "leadterra:apiKey"
+        self._stack.set_config(key, self._auto.ConfigValue(value, secret=secret))
 
-    say("pulumi destroy: campaigns are left as they are (no pause_on_delete)")
-    stack.destroy(on_output=out)
-    show_status(sandbox)
-    stack.workspace.remove_stack("demo")
+    def up(self) -> dict[str, int]:
+        return dict(self._stack.up(on_output=print).summary.resource_changes or {})
+
+    def destroy(self) -> None:
+        self._stack.destroy(on_output=print)
+        self._stack.workspace.remove_stack("demo")
 
 
 def main() -> int:
@@ -129,12 +218,13 @@ def main() -> int:
         sandbox = start_sandbox(work)
         try:
             say(f"sandbox listening on {sandbox.url} (state in {work})")
-            show_status(sandbox)
+            show_status(sandbox.url)
             cli = find_cli()
             if cli is None:
-                print(NO_CLI, file=sys.stderr, flush=True)
+                offline = bool(os.environ.get("LEADTERRA_DEMO_OFFLINE"))
+                print(NO_CLI_OFFLINE if offline else NO_CLI, file=sys.stderr, flush=True)
                 return 3
-            run_pulumi(cli, sandbox, work)
+            run_steps(AutomationStack(cli, work), sandbox.url)
             say("done")
             return 0
         except KeyboardInterrupt:

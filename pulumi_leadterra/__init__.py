@@ -20,6 +20,7 @@ from .errors import (
     NoSequenceStepsError,
     RateLimitError,
     ServerError,
+    UnexpectedStatusError,
 )
 from .provider import CampaignStateProvider
 from .resource import CampaignState
@@ -41,4 +42,5 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "APIConnectionError",
+    "UnexpectedStatusError",
 ]

@@ -35,10 +35,8 @@ __all__ = ["LeadterraClient", "USER_AGENT"]
 
 USER_AGENT = f"pulumi-leadterra/{__version__}"
 
-# Documented API codes, each with its own meaning. Anything else falls back on the HTTP status.
+# Within the 4xx answers that are not 401/404/429, the documented codes that refine the meaning.
 _BY_CODE: dict[str, type[LeadterraError]] = {
-    "authentication_failed": AuthenticationError,
-    "campaign_not_found": CampaignNotFoundError,
     "no_leads_enrolled": NoLeadsEnrolledError,
     "no_sequence_steps": NoSequenceStepsError,
     "invalid_request": InvalidRequestError,
@@ -86,21 +84,27 @@ def _parse_error_body(response: requests.Response) -> tuple[Optional[str], Optio
     )
 
 
+def _error_class(status: int, code: Optional[str]) -> type[LeadterraError]:
+    """The HTTP status decides first; a code only refines a 400-family answer.
+
+    A body saying ``campaign_not_found`` on a 401 or a 500 (a proxy, a confused gateway) is not
+    evidence that the campaign is gone, and a refresh must never drop state on it.
+    """
+    if status == 401:
+        return AuthenticationError
+    if status == 404:
+        return CampaignNotFoundError
+    if status == 429:
+        return RateLimitError
+    if status >= 500:
+        return ServerError
+    return _BY_CODE.get(code or "", InvalidRequestError)
+
+
 def _error_for(response: requests.Response, campaign_id: Optional[str]) -> LeadterraError:
     code, message = _parse_error_body(response)
     status = response.status_code
-    cls = _BY_CODE.get(code or "")
-    if cls is None:
-        if status == 401:
-            cls = AuthenticationError
-        elif status == 404:
-            cls = CampaignNotFoundError
-        elif status == 429:
-            cls = RateLimitError
-        elif status >= 500:
-            cls = ServerError
-        else:
-            cls = InvalidRequestError
+    cls = _error_class(status, code)
     if not message:
         message = _DEFAULT_MESSAGES.get(cls) or f"Leadterra answered HTTP {status}"
     return cls(

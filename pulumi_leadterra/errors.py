@@ -21,6 +21,7 @@ __all__ = [
     "NoLeadsEnrolledError",
     "NoSequenceStepsError",
     "InvalidRequestError",
+    "UnexpectedStatusError",
     "RateLimitError",
     "ServerError",
     "APIConnectionError",
@@ -79,6 +80,12 @@ class LeadterraError(Exception):
             attempts=attempts,
             final=True,
         )
+
+    @property
+    def campaign_gone(self) -> bool:
+        """True only for HTTP 404 with the API's own ``campaign_not_found``: the one proof that
+        a campaign no longer exists (a bare 404 may be a wrong base URL or a proxy page)."""
+        return self.http_status == 404 and self.code == "campaign_not_found"
 
     def __repr__(self) -> str:
         return (
@@ -148,6 +155,15 @@ class InvalidRequestError(LeadterraError):
     """Any other 4xx: the request itself was refused and retrying will not help."""
 
     remedy = "this request will not succeed as it is; check the campaign and the provider version"
+
+
+class UnexpectedStatusError(LeadterraError):
+    """Leadterra reported a status CampaignState cannot hold (say ``archived``), or none at all."""
+
+    remedy = (
+        "CampaignState holds only running or paused campaigns; check the campaign in the Leadterra "
+        "dashboard, or remove its declaration (nothing was recorded in state)"
+    )
 
 
 class RateLimitError(LeadterraError):

@@ -16,17 +16,26 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
     """Holds a Leadterra campaign ``running`` (the default) or ``paused`` on every ``pulumi up``.
 
     Type token: ``pulumi-python:dynamic/leadterra:CampaignState``. Changing ``campaign_id``
-    replaces the resource; everything else updates in place with one idempotent API call.
-    Destroying it sends nothing unless ``pause_on_delete=True``.
+    replaces the resource; everything else (the key and where it comes from included) updates in
+    place with one idempotent API call. ``reconcile=True`` resources are re-asserted only in runs
+    with ``leadterra:heal``; ``leadterra:pauseAll`` holds every resource paused. Destroying it
+    sends nothing unless ``pause_on_delete=True``.
     """
 
     campaign_id: pulumi.Output[str]
-    #: The status Leadterra last reported: ``running``, ``paused`` or ``draft``.
+    #: The status Leadterra last reported (``running``, ``paused`` or ``draft``), or ``running``
+    #: inferred by refresh from sends while recorded paused (then ``drift`` says so).
     status: pulumi.Output[str]
     started_at: pulumi.Output[Optional[str]]
     paused_at: pulumi.Output[Optional[str]]
+    #: When an ``up`` last undid a pause or resume made outside Pulumi (the API's timestamp).
+    healed_at: pulumi.Output[Optional[str]]
+    #: Why refresh reported a status the API did not (inferred from ``stats.sent``), else None.
+    drift: pulumi.Output[Optional[str]]
     #: The campaign's metrics as of the last ``pulumi refresh``.
     stats: pulumi.Output[Optional[dict[str, Any]]]
+    #: Where the key in use came from: ``input``, ``config`` or ``environment`` (never the key).
+    api_key_source: pulumi.Output[str]
     reconcile: pulumi.Output[bool]
     pause_on_delete: pulumi.Output[bool]
     base_url: pulumi.Output[Optional[str]]
@@ -51,7 +60,10 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
             # Declared so that they exist as outputs on the resource object.
             "started_at": None,
             "paused_at": None,
+            "healed_at": None,
+            "drift": None,
             "stats": None,
+            "api_key_source": None,
         }
         if api_key is not None:
             props["api_key"] = pulumi.Output.secret(api_key)

@@ -8,6 +8,7 @@ sandbox), so that it never crosses a network in clear.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from .errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MISSING_KEY_MESSAGE",
+    "key_problem",
     "RetryPolicy",
     "Settings",
     "base_url_problem",
@@ -32,6 +35,17 @@ _ENV_BASE_URL = "LEADTERRA_BASE_URL"
 MISSING_KEY_MESSAGE = (
     "no Leadterra API key is set: run 'pulumi config set --secret leadterra:apiKey sk_...', "
     "or set the environment variable LEADTERRA_API_KEY, or pass api_key= to CampaignState"
+)
+
+
+# (field, stack config key, kind, lowest, highest, lowest allowed itself?)
+_RETRY_FIELDS: tuple[tuple[str, str, type, float, float, bool], ...] = (
+    ("max_attempts", "maxAttempts", int, 1, 20, True),
+    ("base_delay", "retryBaseDelay", float, 0, 60, True),
+    ("max_delay", "retryMaxDelay", float, 0, 600, True),
+    ("budget", "retryBudget", float, 0, 3600, False),
+    ("connect_timeout", "connectTimeout", float, 0, 600, False),
+    ("read_timeout", "readTimeout", float, 0, 600, False),
 )
 
 
@@ -51,32 +65,80 @@ class RetryPolicy:
     read_timeout: float = 30.0
 
     @classmethod
-    def from_config(cls, get: Any) -> RetryPolicy:
-        """Build from stack config; ``get`` is ``Config.get`` (keys without the namespace)."""
+    def from_config(cls, get: Any) -> tuple[RetryPolicy, list[tuple[str, str]]]:
+        """Build from stack config (``get`` takes keys without the namespace).
+
+        Returns the policy and the problems found, as (config key, sentence) pairs: an unusable
+        value falls back to its default here and is reported by ``check``, before any request.
+        """
         defaults = cls()
         values: dict[str, Any] = {}
-        for field, key, kind in (
-            ("max_attempts", "maxAttempts", int),
-            ("base_delay", "retryBaseDelay", float),
-            ("max_delay", "retryMaxDelay", float),
-            ("budget", "retryBudget", float),
-            ("connect_timeout", "connectTimeout", float),
-            ("read_timeout", "readTimeout", float),
-        ):
+        problems: list[tuple[str, str]] = []
+        for field, key, kind, low, high, low_ok in _RETRY_FIELDS:
             raw = get(key)
+            values[field] = getattr(defaults, field)
             if raw is None or raw == "":
-                values[field] = getattr(defaults, field)
                 continue
-            try:
-                value = kind(raw)
-            except (TypeError, ValueError):
-                raise ConfigurationError(
-                    f"stack config leadterra:{key} is {raw!r}, which is not a number"
-                ) from None
-            if value < (1 if kind is int else 0):
-                raise ConfigurationError(f"stack config leadterra:{key} must be positive")
+            value = _number(raw, kind)
+            within = value is not None and (low <= value if low_ok else low < value) and value <= high
+            if value is None or not within:
+                kind_name = "a whole number" if kind is int else "a number"
+                bound = "from" if low_ok else "above"
+                problems.append(
+                    (
+                        f"leadterra:{key}",
+                        f"stack config leadterra:{key} is {_shown(raw)}; it must be {kind_name} "
+                        f"{bound} {low:g} up to {high:g}",
+                    )
+                )
+                continue
             values[field] = value
-        return cls(**values)
+        return cls(**values), problems
+
+
+def _number(raw: Any, kind: type) -> Optional[float]:
+    """``raw`` as a finite number of ``kind``, or None (nan, inf, 1.5 for an int, text)."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or (kind is int and not value.is_integer()):
+        return None
+    return int(value) if kind is int else value
+
+
+def _shown(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_TRUE = ("true", "1")
+_FALSE = ("false", "0")
+
+
+def _flag(
+    stack_value: Any, env_value: Optional[str], key: str, env_name: str
+) -> tuple[bool, Optional[tuple[str, str]]]:
+    """A boolean setting: the stack's value, else its environment twin, else False.
+
+    The engine hands config over as strings, so ``"true"``/``"false"`` (and ``1``/``0``) are
+    accepted; anything else is a problem for ``check`` to report, and counts as False (for
+    ``pauseAll`` that would be the unsafe reading, which is why check refuses to go on).
+    """
+    for raw, where in ((stack_value, f"stack config leadterra:{key}"), (env_value, env_name)):
+        if raw is None or raw == "":
+            continue
+        if isinstance(raw, bool):
+            return raw, None
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True, None
+        if text in _FALSE:
+            return False, None
+        return False, (f"leadterra:{key}", f"{where} is {_shown(raw)}; use true or false (or 1/0)")
+    return False, None
 
 
 def is_loopback_url(url: str) -> bool:
@@ -91,46 +153,115 @@ def is_loopback_url(url: str) -> bool:
 
 
 def base_url_problem(url: str) -> Optional[str]:
-    """Why ``url`` may not receive the API key, or None when it may."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"base URL {url!r} is not an http(s) URL with a host"
+    """Why ``url`` may not receive the API key, or None when it may.
+
+    The sentence names the part that is wrong and shows at most the URL's scheme and host: a URL
+    refused for carrying a credential must not repeat it in a CI log.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return "the base URL is not a well-formed URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return "the base URL must be an http(s) URL with a host, like https://app.leadterra.co"
+    origin = f"{parts.scheme}://{host}"
     if parts.username or parts.password:
-        return "the base URL must not carry credentials; use leadterra:apiKey for the key"
+        return (
+            f"the base URL for {origin} carries user information (user:password@); that part is not "
+            "allowed: the key belongs in leadterra:apiKey"
+        )
     if parts.query or parts.fragment:
-        return f"base URL {url!r} must not have a query or fragment"
+        part = "a query (?...)" if parts.query else "a fragment (#...)"
+        return f"the base URL for {origin} has {part}; that part is not allowed in a base URL"
     if parts.scheme == "http" and not is_loopback_url(url):
         return (
-            f"base URL {url!r} is plain http: the API key would cross the network in clear, "
+            f"base URL {origin} is plain http: the API key would cross the network in clear, "
             "so only https is allowed (plain http only for localhost/127.0.0.1/::1)"
         )
     return None
 
 
+def key_problem(key: Any) -> Optional[str]:
+    """What is wrong with an API key, in words that never repeat it; None when it is usable.
+
+    An HTTP header carries only printable latin-1 without line breaks: a key pasted with a
+    trailing newline would otherwise fail deep inside requests, looking like a network error.
+    """
+    if not isinstance(key, str) or not key.strip():
+        return "must be a non-empty string"
+    if key != key.strip():
+        return "has leading or trailing whitespace (a pasted newline?); remove it"
+    if any(ch.isspace() for ch in key):
+        return "contains whitespace; an API key is one word"
+    if any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in key):
+        return "contains a character that is not printable ASCII, so it cannot be sent in a header"
+    return None
+
+
+#: Where a key came from, as recorded in state (``api_key_source``).
+KeySource = str
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What the stack config and environment say, read once per plugin process."""
+    """What the stack config and environment say, read once per plugin process.
+
+    ``problems`` lists unusable values as (config key, sentence); ``check`` reports them before
+    any request, and nothing that sends a request runs while there are any.
+    """
 
     api_key: Optional[str] = None
+    api_key_source: Optional[KeySource] = None
     base_url: Optional[str] = None
     retry: RetryPolicy = RetryPolicy()
+    heal: bool = False
+    pause_all: bool = False
+    preflight: bool = False
+    problems: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def load(cls, config_get: Any = None, environ: Mapping[str, str] = os.environ) -> Settings:
         """Read stack config through ``config_get`` (None outside the engine), then the env."""
         get = config_get or (lambda _key: None)
+        config_key = get("leadterra:apiKey") or None
+        env_key = environ.get(_ENV_KEY) or None
+        key, source = (config_key, "config") if config_key else (env_key, "environment")
+        problems: list[tuple[str, str]] = []
+        if key is not None:
+            problem = key_problem(key)
+            if problem:
+                where = "stack config leadterra:apiKey" if source == "config" else _ENV_KEY
+                problems.append(("api_key", f"the API key in {where} {problem}"))
+        retry, retry_problems = RetryPolicy.from_config(lambda name: get(f"leadterra:{name}"))
+        problems.extend(retry_problems)
+        flags: dict[str, bool] = {}
+        for field, name, env_name in (
+            ("heal", "heal", "LEADTERRA_HEAL"),
+            ("pause_all", "pauseAll", "LEADTERRA_PAUSE_ALL"),
+            ("preflight", "preflight", "LEADTERRA_PREFLIGHT"),
+        ):
+            stack_value = get(f"leadterra:{name}")
+            flags[field], flag_problem = _flag(stack_value, environ.get(env_name), name, env_name)
+            if flag_problem:
+                problems.append(flag_problem)
         return cls(
-            api_key=get("leadterra:apiKey") or environ.get(_ENV_KEY) or None,
+            api_key=key,
+            api_key_source=source if key else None,
             base_url=get("leadterra:baseUrl") or environ.get(_ENV_BASE_URL) or None,
-            retry=RetryPolicy.from_config(lambda key: get(f"leadterra:{key}")),
+            retry=retry,
+            problems=tuple(problems),
+            **flags,
         )
 
-    def resolve_key(self, input_key: Optional[str]) -> str:
-        """The key to use for one resource; raises with all three ways to set one."""
-        key = input_key or self.api_key
-        if not key:
+    def resolve_key(self, input_key: Optional[str]) -> tuple[str, KeySource]:
+        """The key for one resource and where it came from; raises naming all three ways."""
+        if input_key:
+            return input_key, "input"
+        if not self.api_key or not self.api_key_source:
             raise ConfigurationError(MISSING_KEY_MESSAGE)
-        return key
+        return self.api_key, self.api_key_source
 
     def resolve_base_url(self, input_url: Optional[str]) -> str:
         """The base URL for one resource, refused when it would expose the key."""
@@ -140,7 +271,16 @@ class Settings:
             raise ConfigurationError(problem)
         return url
 
+    def raise_problems(self) -> None:
+        """Refuse to send anything while a setting is unusable (check has already said why)."""
+        if self.problems:
+            raise ConfigurationError("; ".join(sentence for _key, sentence in self.problems))
+
     def __repr__(self) -> str:
         # The dataclass repr would print the key.
-        key = "set" if self.api_key else "unset"
-        return f"Settings(api_key=<{key}>, base_url={self.base_url!r}, retry={self.retry!r})"
+        key = f"<from {self.api_key_source}>" if self.api_key else "<unset>"
+        return (
+            f"Settings(api_key={key}, base_url={self.base_url!r}, retry={self.retry!r}, "
+            f"heal={self.heal}, pause_all={self.pause_all}, preflight={self.preflight}, "
+            f"problems={len(self.problems)})"
+        )

@@ -12,8 +12,10 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 import grpc
 from google.protobuf import struct_pb2
@@ -25,6 +27,7 @@ from pulumi_leadterra import CampaignStateProvider
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
 
 PROVIDER_BLOB = serialize_provider(CampaignStateProvider())
+_R = TypeVar("_R")
 
 
 def to_struct(props: dict[str, Any]) -> struct_pb2.Struct:
@@ -148,6 +151,16 @@ class Plugin:
         )
         return response.id, from_struct(response.properties)
 
+    def import_(self, id_: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """Read with an id and no state, as `pulumi import` would send it: (id, outputs, inputs)."""
+        response = self._call(
+            "Read",
+            provider_pb2.ReadRequest(
+                id=id_, urn=_urn(), properties=to_struct({}), inputs=to_struct({"__provider": PROVIDER_BLOB})
+            ),
+        )
+        return response.id, from_struct(response.properties), from_struct(response.inputs)
+
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         response = self._call(
             "Update",
@@ -212,6 +225,80 @@ class Plugin:
         text = out.decode(errors="replace") + err.decode(errors="replace")
         self.transcript.append(text)
         return text
+
+
+class PluginStack:
+    """A stack across runs, as the engine keeps it: state per resource and stack config, with a
+    fresh plugin process per run (the engine starts one per `pulumi` command, so run-level settings
+    such as leadterra:heal and leadterra:pauseAll take effect per run).
+
+    ``declare`` plays the program: it returns the declared inputs by resource name.
+    """
+
+    def __init__(
+        self,
+        declare: Callable[[], dict[str, dict[str, Any]]],
+        config: dict[str, str],
+        env: Optional[dict[str, str]] = None,
+    ) -> None:
+        self.declare, self.config, self.env = declare, dict(config), dict(env or {})
+        self.state: dict[str, Resource] = {}
+        self.transcript: list[str] = []
+
+    def set_config(self, key: str, value: str) -> None:
+        self.config[key] = value
+
+    def _run(self, body: Callable[[Plugin], _R]) -> _R:
+        plugin = Plugin(self.env)
+        try:
+            plugin.configure(self.config)
+            return body(plugin)
+        finally:
+            plugin.close()
+            self.transcript.extend(plugin.transcript)
+
+    def preview(self) -> dict[str, str]:
+        """`pulumi preview`: each resource's planned step; nothing is changed."""
+
+        def plan(plugin: Plugin) -> dict[str, str]:
+            declared = self.declare()
+            ops = {name: plugin.preview(self.state.get(name), news) for name, news in declared.items()}
+            ops.update({name: "delete" for name in self.state if name not in declared})
+            return ops
+
+        return self._run(plan)
+
+    def up(self) -> dict[str, int]:
+        """`pulumi up`: the resource changes by kind, as the Automation API summarises them."""
+
+        def apply(plugin: Plugin) -> dict[str, int]:
+            declared = self.declare()
+            log = StepLog()
+            for name, news in declared.items():
+                self.state[name] = plugin.up(self.state.get(name), news, log)
+            for name in [n for n in self.state if n not in declared]:
+                plugin.destroy(self.state.pop(name))
+                log.ops.append("delete")
+            return dict(Counter(log.ops))
+
+        return self._run(apply)
+
+    def refresh(self) -> dict[str, Optional[Resource]]:
+        """`pulumi refresh`: each resource as read back (None when it is gone, and then dropped)."""
+
+        def read(plugin: Plugin) -> dict[str, Optional[Resource]]:
+            seen = {name: plugin.refresh(state) for name, state in self.state.items()}
+            self.state = {name: state for name, state in seen.items() if state is not None}
+            return seen
+
+        return self._run(read)
+
+    def destroy(self) -> None:
+        def remove(plugin: Plugin) -> None:
+            for name in list(self.state):
+                plugin.destroy(self.state.pop(name))
+
+        self._run(remove)
 
 
 def _urn() -> str:

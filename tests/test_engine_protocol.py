@@ -79,19 +79,17 @@ def test_desired_paused_on_a_draft_is_satisfied(plugin: Plugin, sandbox: Sandbox
     assert log.ops == ["create", "same"] and sandbox.counts() == {}
 
 
-def test_reconcile_heals_a_pause_made_behind_our_back(plugin: Plugin, sandbox: Sandbox) -> None:
+def test_reconcile_without_heal_is_quiet(plugin: Plugin, sandbox: Sandbox) -> None:
+    """reconcile=True alone no longer re-sends start on every up: heal is a property of the run."""
     log = StepLog()
     news = {"campaign_id": "camp_1", "reconcile": True}
     state = plugin.up(None, news, log)
-    sandbox.counts()
     sandbox.put("camp_1", status="paused")  # someone pressed pause in the dashboard
     sandbox.counts()
-    state = plugin.up(state, news, log)
-    assert sandbox.counts() == {"POST start": 1}
-    assert sandbox.status("camp_1") == "running"
-    plugin.up(state, news, log)  # and every up re-asserts, with one idempotent call
-    assert sandbox.counts() == {"POST start": 1}
-    assert log.ops == ["create", "update", "update"]
+    assert plugin.preview(state, news) == "same"
+    plugin.up(state, news, log)
+    assert sandbox.counts() == {} and sandbox.status("camp_1") == "paused"
+    assert log.ops == ["create", "same"]
 
 
 def test_without_reconcile_a_dashboard_pause_is_not_seen(plugin: Plugin, sandbox: Sandbox) -> None:
@@ -311,10 +309,14 @@ def test_base_url_input_beats_config(plugin: Plugin, sandbox: Sandbox) -> None:
     assert sandbox.counts() == {}
 
 
-def test_api_key_change_alone_is_no_diff(plugin: Plugin, sandbox: Sandbox) -> None:
+def test_api_key_change_alone_is_an_update(plugin: Plugin, sandbox: Sandbox) -> None:
+    """A rotated key reaches state at the next up (one idempotent call), never silently kept."""
     state = plugin.up(None, {"campaign_id": "camp_1", "api_key": TEST_KEY})
-    assert plugin.preview(state, {"campaign_id": "camp_1", "api_key": "sk_test_rotated"}) == "same"
-    assert plugin.preview(state, {"campaign_id": "camp_1"}) == "same"
+    sandbox.counts()
+    assert plugin.preview(state, {"campaign_id": "camp_1", "api_key": "sk_test_rotated"}) == "update"
+    assert plugin.preview(state, {"campaign_id": "camp_1"}) == "update"  # input -> stack config
+    assert plugin.preview(state, {"campaign_id": "camp_1", "api_key": TEST_KEY}) == "same"
+    assert sandbox.counts() == {}
 
 
 def test_provider_blob_change_is_no_diff(plugin: Plugin, sandbox: Sandbox) -> None:

@@ -16,7 +16,7 @@ import requests
 import yaml
 
 from tests.analyzer_driver import Analyzer
-from tests.plugin_driver import Plugin, StepLog
+from tests.plugin_driver import PluginStack
 from tests.programs import ROOT, run_program, stack_config
 from tests.sandbox_admin import Sandbox
 
@@ -29,6 +29,7 @@ def _load_demo() -> Any:
     spec = importlib.util.spec_from_file_location("leadterra_demo", ROOT / "examples" / "demo.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -38,13 +39,11 @@ def test_root_project_runs_the_quickstart() -> None:
     assert project["main"] == "examples/quickstart" and project["runtime"]["name"] == "python"
 
 
-@pytest.mark.parametrize(("reconcile", "expected"), [(None, True), ("false", False), ("true", True)])
-def test_quickstart_declares_two_campaigns(reconcile: str | None, expected: bool) -> None:
-    config = {} if reconcile is None else {"leadterra-quickstart:reconcile": reconcile}
-    declared = {d.name: d.inputs for d in run_program(QUICKSTART, "leadterra-quickstart", "demo", config)}
+def test_quickstart_declares_two_campaigns() -> None:
+    declared = {d.name: d.inputs for d in run_program(QUICKSTART, "leadterra-quickstart", "demo", {})}
     assert set(declared) == {"launch", "legacy"}
     assert declared["launch"]["campaign_id"] == "camp_demo" and declared["launch"]["status"] == "running"
-    assert declared["launch"]["reconcile"] is expected
+    assert declared["launch"]["reconcile"] is True
     assert declared["legacy"]["campaign_id"] == "camp_legacy" and declared["legacy"]["status"] == "paused"
     assert all("api_key" not in inputs for inputs in declared.values())  # key comes from stack config
 
@@ -161,42 +160,26 @@ def test_demo_full_run_with_a_real_cli() -> None:
 
 
 def test_demo_path_through_the_plugin(tmp_path: Path) -> None:
-    """What `make demo` does with a CLI, with the engine's plugin protocol standing in for the CLI:
-    the quickstart's own declarations, the demo's own seeded sandbox, the same five steps."""
+    """`make demo`'s own steps (`run_steps`, the code the real CLI path runs), with the engine's
+    plugin protocol standing in for the CLI: the quickstart's declarations, the demo's sandbox."""
     demo = _load_demo()
     server = demo.start_sandbox(tmp_path)
     sandbox = Sandbox(server.url)
-    plugin = Plugin()
+    program = {d.name: d.inputs for d in run_program(QUICKSTART, "leadterra-quickstart", "demo", {})}
+    stack = PluginStack(lambda: program, {})
     try:
-        plugin.configure({"leadterra:apiKey": demo.DEMO_KEY, "leadterra:baseUrl": sandbox.url})
-
-        def declared(reconcile: str) -> dict[str, dict[str, Any]]:
-            config = {"leadterra-quickstart:reconcile": reconcile}
-            return {d.name: d.inputs for d in run_program(QUICKSTART, "leadterra-quickstart", "demo", config)}
-
-        log = StepLog()
-        program = declared("false")
-        states = {name: plugin.up(None, inputs, log) for name, inputs in program.items()}  # up
-        assert (sandbox.status("camp_demo"), sandbox.status("camp_legacy")) == ("running", "paused")
-        assert sandbox.counts() == {"POST start": 1, "POST pause": 1}
-
-        states = {name: plugin.up(states[name], inputs, log) for name, inputs in program.items()}  # up again
-        assert log.ops[-2:] == ["same", "same"] and sandbox.counts() == {}
-
-        program = declared("true")
-        for _ in range(
-            2
-        ):  # pause behind Pulumi's back, then up heals it (twice: the flip, then pure reconcile)
-            sandbox.put("camp_demo", status="paused")
-            sandbox.counts()
-            states = {name: plugin.up(states[name], inputs, log) for name, inputs in program.items()}
-            assert sandbox.status("camp_demo") == "running"
-            assert sandbox.counts() == {"POST start": 1}
-
-        for state in states.values():  # destroy
-            plugin.destroy(state)
-        assert sandbox.counts() == {}
-        assert (sandbox.status("camp_demo"), sandbox.status("camp_legacy")) == ("running", "paused")
+        demo.run_steps(stack, sandbox.url)
+        # Every request the demo made, in order: start+pause, nothing, nothing, heal, brake, release.
+        made = [
+            f"{r['method']} {r['path'].rsplit('/', 2)[-2]} {r['path'].rsplit('/', 1)[-1]}"
+            for r in sandbox.requests()
+        ]
+        assert made == [
+            "POST camp_demo start",
+            "POST camp_legacy pause",
+            "POST camp_demo start",  # the heal run (leadterra:heal=true)
+            "POST camp_demo pause",  # the brake (leadterra:pauseAll=true)
+            "POST camp_demo start",  # the brake released
+        ]
     finally:
-        plugin.close()
         server.stop()

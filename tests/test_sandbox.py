@@ -43,7 +43,10 @@ def test_create_enroll_start_pause_stats(sandbox: Sandbox) -> None:
     stats = requests.get(f"{sandbox.url}/v1/campaigns/{cid}/stats", headers=AUTH, timeout=10).json()
     assert "status" not in stats and stats["totalEnrolled"] == 1 and stats["queued"] == 1
     resumed = _post(sandbox, f"/v1/campaigns/{cid}/start").json()
-    assert resumed["status"] == "running" and resumed["startedAt"] == started["startedAt"]
+    # A resume is a transition to running: a new startedAt, strictly later, so clients can tell.
+    assert resumed["status"] == "running" and resumed["startedAt"] > started["startedAt"]
+    again = _post(sandbox, f"/v1/campaigns/{cid}/start").json()
+    assert again["startedAt"] == resumed["startedAt"]  # a no-op keeps it
 
 
 def test_sender_pools(sandbox: Sandbox) -> None:

@@ -113,6 +113,6 @@ def test_configured_provider_pickles_without_the_key(sandbox: Sandbox) -> None:
 
     provider = CampaignStateProvider()
     provider.configure(ConfigureRequest(Config({"leadterra:apiKey": CONFIG_KEY}, "p")))
-    provider._client({"base_url": sandbox.url})
+    provider._client(sandbox.url, CONFIG_KEY)
     blob = pickle.dumps(provider)
     assert CONFIG_KEY.encode() not in blob and len(blob) < 200

@@ -1,29 +1,28 @@
 """The smallest real pulumi-leadterra program.
 
-Before `pulumi up`, give the stack an API key (kept encrypted in the stack's config):
+Run it against the local sandbox first (see the README's quickstart): a test key and the
+sandbox's URL in stack config,
 
-    pulumi config set --secret leadterra:apiKey sk_live_...
+    pulumi config set --secret leadterra:apiKey sk_test_...
+    pulumi config set leadterra:baseUrl http://127.0.0.1:8787
 
-The provider reads `leadterra:apiKey` (and `leadterra:baseUrl`, if set) from stack config by
-itself, so the program never touches the key. `make demo` runs this program against the local
-sandbox with a test key.
+The provider reads `leadterra:apiKey` (and `leadterra:baseUrl`) from stack config by itself, so
+the program never touches the key. `make demo` runs this program against the local sandbox.
 """
 
 import pulumi
 
 from pulumi_leadterra import CampaignState
 
-# Hold the launch campaign running. If someone pauses it in the Leadterra dashboard, the API has
-# no way to tell us, so reconcile=True re-sends the (idempotent) start on every `pulumi up`: it
-# heals the pause, at the cost of one call and an "update" on every run. It is read from config
-# (default true) so you can see both behaviours:
-#   pulumi config set reconcile false   # a second `pulumi up` then reports no changes at all
-reconcile = pulumi.Config().get_bool("reconcile")
+# Hold the launch campaign running, owned by Git (reconcile=True). Everyday runs (pull-request
+# previews, the up on merge) leave a pause made in the Leadterra dashboard alone and make no
+# request at all; a run with `leadterra:heal` set (a scheduled job) re-sends the idempotent start
+# and resumes it. `leadterra:pauseAll` (the incident brake) holds it paused whatever it says here.
 launch = CampaignState(
     "launch",
     campaign_id="camp_demo",
     status="running",
-    reconcile=True if reconcile is None else reconcile,
+    reconcile=True,
 )
 
 # Hold an old campaign paused. Destroying this resource would leave the campaign as it is;
@@ -37,4 +36,5 @@ legacy = CampaignState(
 # `status` is what Leadterra reported on the last call; started_at comes from the API too.
 pulumi.export("launch_status", launch.status)
 pulumi.export("launch_started_at", launch.started_at)
+pulumi.export("launch_healed_at", launch.healed_at)
 pulumi.export("legacy_status", legacy.status)

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
-from .store import Store, demo_campaign, now_iso
+from .store import Store, demo_campaign, transition_time
 
 __all__ = ["SandboxServer", "serve", "main"]
 
@@ -263,16 +263,15 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _ApiError(400, "no_leads_enrolled", "the campaign has no enrolled leads")
                 if not c.get("sequenceSteps"):
                     raise _ApiError(400, "no_sequence_steps", "the campaign has no sequence steps")
-                c.update(status="running", startedAt=now_iso(), sent=len(c["leads"]))
-            elif c["status"] == "paused":
-                c.update(status="running", pausedAt=None, startedAt=c.get("startedAt") or now_iso())
+            if c["status"] != "running":
+                _resume(c)
             return 200, {"id": c["id"], "status": c["status"], "startedAt": c.get("startedAt")}
 
     def _pause(self, campaign_id: str, _body: Any) -> tuple[int, Any]:
         with self.state.store.change() as campaigns:
             c = self._campaign(campaigns, campaign_id)
             if c["status"] == "running":
-                c.update(status="paused", pausedAt=now_iso())
+                c.update(status="paused", pausedAt=transition_time(c.get("pausedAt")))
             return 200, {"id": c["id"], "status": c["status"], "pausedAt": c.get("pausedAt")}
 
     def _stats(self, campaign_id: str, _body: Any) -> tuple[int, Any]:
@@ -297,9 +296,16 @@ class _Handler(BaseHTTPRequestHandler):
             if "leads" in body:
                 count = body["leads"]
                 fields["leads"] = demo_campaign(campaign_id, leads=int(count))["leads"]
+            # A status change here is what a person does in the dashboard: the same transition,
+            # timestamps and sends as through the API. Fields given explicitly win.
+            before, after = campaign["status"], fields.get("status", campaign["status"])
+            if "leads" in fields:
+                campaign["leads"] = fields["leads"]
+            if after == "running" and before != "running":
+                _resume(campaign)
+            elif after == "paused" and before != "paused":
+                campaign.update(status="paused", pausedAt=transition_time(campaign.get("pausedAt")))
             campaign.update(fields)
-            if campaign["status"] == "paused":
-                campaign["pausedAt"] = campaign.get("pausedAt") or now_iso()
             campaigns[campaign_id] = campaign
             return 200, _public(campaign)
 
@@ -339,6 +345,16 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.requests.clear()
         return 200, {"requests": []}
+
+
+def _resume(campaign: dict[str, Any]) -> None:
+    """Draft or paused to running: a new ``startedAt``, and the next step goes out to every lead."""
+    campaign.update(
+        status="running",
+        pausedAt=None,
+        startedAt=transition_time(campaign.get("startedAt")),
+        sent=int(campaign.get("sent", 0)) + len(campaign.get("leads", [])),
+    )
 
 
 def _public(campaign: dict[str, Any]) -> dict[str, Any]:

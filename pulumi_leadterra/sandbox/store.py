@@ -9,15 +9,36 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Optional
 
-__all__ = ["Store", "now_iso", "demo_campaign"]
+__all__ = ["Store", "now_iso", "demo_campaign", "transition_time"]
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC now with milliseconds, as ISO 8601 (``2025-01-15T11:00:00.123Z``)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def transition_time(previous: Optional[str]) -> str:
+    """A timestamp for a new transition, strictly later than ``previous``.
+
+    Clients tell a real transition from a no-op by ``startedAt``/``pausedAt`` changing; two
+    transitions within one millisecond must still give two different timestamps.
+    """
+    now = now_iso()
+    if not previous:
+        return now
+    try:
+        before = datetime.fromisoformat(previous)
+    except ValueError:
+        return now
+    if before.tzinfo is None:
+        before = before.replace(tzinfo=UTC)
+    if datetime.fromisoformat(now) > before:
+        return now
+    return (before + timedelta(milliseconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def demo_campaign(campaign_id: str, status: str = "draft", leads: int = 3) -> dict[str, Any]:
