@@ -10,6 +10,7 @@ what it cannot see, and runs again with known values during ``pulumi up``, befor
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -69,6 +70,21 @@ def _effective_base_url(props: Mapping[str, Any]) -> Any:
     return url or DEFAULT_BASE_URL
 
 
+def _effective_key(props: Mapping[str, Any]) -> tuple[Any, str]:
+    """The key the provider would use, and where from, in the provider's own precedence.
+
+    ``api_key=``, else stack config ``leadterra:apiKey``, else ``LEADTERRA_API_KEY`` in the
+    environment the engine runs the pack with (the same one it runs the provider with).
+    """
+    key = _prop(props, "api_key")
+    if key is not None:
+        return key, "the resource's api_key"
+    key = pulumi.Config("leadterra").get("apiKey")
+    if key:
+        return key, "stack config leadterra:apiKey"
+    return os.environ.get("LEADTERRA_API_KEY"), "the environment variable LEADTERRA_API_KEY"
+
+
 def _is_running(props: Mapping[str, Any]) -> bool:
     return bool(_prop(props, "status", "running") == "running")
 
@@ -90,12 +106,12 @@ def _validate_no_live_sends(args: ResourceValidationArgs, report: ReportViolatio
             "allowedBaseUrls, add the stack to productionStacks, or declare status='paused'.",
             None,
         )
-    key = _prop(args.props, "api_key")
+    key, where = _effective_key(args.props)
     if isinstance(key, str) and key.startswith("sk_live_"):
         # Never echo the key itself: policy output lands in CI logs.
         report(
-            f"CampaignState {args.name} in non-production stack '{stack}' uses a live API key "
-            "(sk_live_...). Use a test key (sk_test_...) outside production.",
+            f"CampaignState {args.name} in non-production stack '{stack}' would use a live API key "
+            f"(sk_live_...) from {where}. Use a test key (sk_test_...) outside production.",
             None,
         )
 
@@ -150,7 +166,8 @@ no_live_sends_outside_production = ResourceValidationPolicy(
     name="leadterra-no-live-sends-outside-production",
     description=(
         "Outside production stacks, a running CampaignState must target a sandbox (loopback) "
-        "or an allowed base URL, never the live Leadterra API, and must not use an sk_live_ key."
+        "or an allowed base URL, never the live Leadterra API, and must not use an sk_live_ key "
+        "(from api_key=, stack config leadterra:apiKey or LEADTERRA_API_KEY)."
     ),
     validate=_validate_no_live_sends,
     enforcement_level=EnforcementLevel.MANDATORY,

@@ -26,8 +26,16 @@ def _struct(props: dict[str, Any]) -> struct_pb2.Struct:
 
 
 class Analyzer:
-    def __init__(self, stack: str, config: Optional[dict[str, str]] = None, dry_run: bool = True) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "LEADTERRA_"))}
+    def __init__(
+        self,
+        stack: str,
+        config: Optional[dict[str, str]] = None,
+        dry_run: bool = True,
+        env: Optional[dict[str, str]] = None,
+    ) -> None:
+        env_vars = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "LEADTERRA_"))}
+        env_vars.update(env or {})
+        env = env_vars
         env.update(
             PULUMI_PROJECT="leadterra-app",
             PULUMI_STACK=stack,

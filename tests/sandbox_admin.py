@@ -28,6 +28,10 @@ class Sandbox:
     def faults(self, *faults: dict[str, Any]) -> None:
         self.admin("POST", "/faults", {"faults": list(faults)})
 
+    def accept_keys(self, *keys: str) -> None:
+        """Accept only these keys from now on (a rotation or a revocation in the dashboard)."""
+        self.admin("POST", "/settings", {"apiKeys": list(keys)})
+
     def requests(self) -> list[dict[str, Any]]:
         return list(self.admin("GET", "/requests")["requests"])
 

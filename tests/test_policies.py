@@ -26,8 +26,13 @@ def names(diagnostics: list[Any]) -> list[str]:
 def analyzer_factory() -> Iterator[Any]:
     started: list[Analyzer] = []
 
-    def start(stack: str, config: dict[str, str] | None = None, dry_run: bool = True) -> Analyzer:
-        analyzer = Analyzer(stack, config, dry_run)
+    def start(
+        stack: str,
+        config: dict[str, str] | None = None,
+        dry_run: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> Analyzer:
+        analyzer = Analyzer(stack, config, dry_run, env)
         started.append(analyzer)
         return analyzer
 
@@ -81,6 +86,39 @@ def test_live_key_outside_production_fails_without_echoing_it(analyzer_factory: 
     key = "sk_live_SUPERSECRET123"
     (diag,) = dev.analyze("launch", campaign(api_key=rpc.wrap_rpc_secret(key)))
     assert diag.policyName == NO_LIVE and "sk_live_" in diag.message and key not in diag.message
+
+
+LIVE = "sk_live_FROMSOMEWHERE987654"
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "where"),
+    [
+        ({"leadterra:apiKey": LIVE}, {}, "stack config leadterra:apiKey"),
+        ({}, {"LEADTERRA_API_KEY": LIVE}, "LEADTERRA_API_KEY"),
+    ],
+)
+def test_live_key_wherever_the_provider_would_take_it(
+    analyzer_factory: Any, config: dict[str, str], env: dict[str, str], where: str
+) -> None:
+    dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX, **config}, env=env)
+    (diag,) = dev.analyze("launch", campaign())
+    assert diag.policyName == NO_LIVE and where in diag.message and LIVE not in diag.message
+    prod = analyzer_factory("prod", config, env=env)
+    assert prod.analyze("launch", campaign()) == []
+
+
+def test_live_key_follows_the_provider_precedence(analyzer_factory: Any) -> None:
+    """A test key where the provider looks first wins over a live key further down, and back."""
+    dev = analyzer_factory(
+        "dev",
+        {"leadterra:baseUrl": SANDBOX, "leadterra:apiKey": "sk_test_x"},
+        env={"LEADTERRA_API_KEY": LIVE},
+    )
+    assert dev.analyze("launch", campaign()) == []  # config beats environment
+    assert names(dev.analyze("launch", campaign(api_key=LIVE))) == [NO_LIVE]  # input beats config
+    dev2 = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX, "leadterra:apiKey": LIVE})
+    assert dev2.analyze("launch", campaign(api_key="sk_test_x")) == []
 
 
 def test_config_knobs_production_stacks_and_allowed_urls(analyzer_factory: Any) -> None:

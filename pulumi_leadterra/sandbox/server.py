@@ -69,6 +69,7 @@ class _State:
         self.faults: list[dict[str, Any]] = []
         self.latency_ms = 0.0
         self.error_shape = "nested"
+        self.api_keys: Optional[list[str]] = None
         self.requests: list[dict[str, Any]] = []
 
     def take_fault(self, path: str) -> Optional[dict[str, Any]]:
@@ -194,7 +195,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _authenticate(self) -> None:
         header = self.headers.get("Authorization") or ""
         key = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
-        ok = key == self.state.api_key if self.state.api_key else key.startswith("sk_test_")
+        if self.state.api_keys is not None:
+            ok = key in self.state.api_keys  # set through the admin API: a rotation, a revocation
+        else:
+            ok = key == self.state.api_key if self.state.api_key else key.startswith("sk_test_")
         if not ok:
             raise _ApiError(401, "authentication_failed", "missing or invalid API key")
 
@@ -335,7 +339,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.state.latency_ms = float(body["latencyMs"])
         if body.get("errorShape") in ("nested", "flat"):
             self.state.error_shape = body["errorShape"]
-        return 200, {"latencyMs": self.state.latency_ms, "errorShape": self.state.error_shape}
+        if "apiKeys" in body:
+            keys = body["apiKeys"]
+            if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)):
+                raise _ApiError(400, "invalid_request", "apiKeys must be a list of keys, or null")
+            self.state.api_keys = keys
+        # The accepted keys are never echoed back: only how many there are.
+        keys_shown = None if self.state.api_keys is None else len(self.state.api_keys)
+        return 200, {
+            "latencyMs": self.state.latency_ms,
+            "errorShape": self.state.error_shape,
+            "apiKeys": keys_shown,
+        }
 
     def _admin_requests(self, _id: Any, _body: Any) -> tuple[int, Any]:
         with self.state.lock:
