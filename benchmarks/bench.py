@@ -63,9 +63,12 @@ class SandboxProcess:
         self.proc.wait(timeout=10)
 
 
-def configured_plugin(url: str) -> Plugin:
+def configured_plugin(url: str, **settings: str) -> Plugin:
+    """One plugin process, as the engine starts one per run; ``settings`` are leadterra: config."""
     plugin = Plugin()
-    plugin.configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": url})
+    config = {"leadterra:apiKey": KEY, "leadterra:baseUrl": url}
+    config.update({f"leadterra:{name}": value for name, value in settings.items()})
+    plugin.configure(config)
     return plugin
 
 
@@ -100,7 +103,21 @@ def requests_per_step(workdir: Path, n: int) -> dict[str, int]:
         states = step("no-op second up", lambda s: plugin.up(s, news(s.id)), states)
         refreshed = step("refresh", plugin.refresh, states)
         states = [r for r in refreshed if r is not None]
-        states = step("up with reconcile", lambda s: plugin.up(s, news(s.id, reconcile=True)), states)
+        states = step("reconcile=True set", lambda s: plugin.up(s, news(s.id, reconcile=True)), states)
+        states = step(
+            "scheduled run, nothing to heal", lambda s: plugin.up(s, news(s.id, reconcile=True)), states
+        )
+        healer = configured_plugin(sandbox.url, heal="true")
+        try:
+            states = step("heal run", lambda s: healer.up(s, news(s.id, reconcile=True)), states)
+        finally:
+            healer.close()
+        braked = configured_plugin(sandbox.url, pauseAll="true")
+        try:
+            states = step("brake on", lambda s: braked.up(s, news(s.id, reconcile=True)), states)
+        finally:
+            braked.close()
+        states = step("brake off", lambda s: plugin.up(s, news(s.id, reconcile=True)), states)
         states = step(
             "status flip", lambda s: plugin.up(s, news(s.id, reconcile=True, status="paused")), states
         )
@@ -120,7 +137,11 @@ MINIMUM = {
     "first up": 1,
     "no-op second up": 0,
     "refresh": 1,
-    "up with reconcile": 1,
+    "reconcile=True set": 1,
+    "scheduled run, nothing to heal": 0,
+    "heal run": 1,
+    "brake on": 1,
+    "brake off": 1,
     "status flip": 1,
     "destroy": 0,
     "destroy with pause_on_delete": 1,

@@ -82,6 +82,16 @@ def test_promotion_stacks_pass_the_guardrails(stack: str) -> None:
         analyzer.close()
 
 
+STACK_FILES = sorted([*ROOT.glob("Pulumi.*.yaml"), *(ROOT / "examples").glob("**/Pulumi.*.yaml")])
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+def test_no_stack_file_turns_a_run_setting_on_for_every_run(stack_file: Path) -> None:
+    """Heal and the brake describe a run; in a stack file they would apply to every run."""
+    config = yaml.safe_load(stack_file.read_text()).get("config", {})
+    assert not {"leadterra:heal", "leadterra:pauseAll"} & set(config)
+
+
 def test_dev_without_its_sandbox_url_is_blocked() -> None:
     """The promotion mistake the pack exists for: dev config losing leadterra:baseUrl."""
     config = stack_config(PROMOTION, "dev")
@@ -98,7 +108,8 @@ def test_dev_without_its_sandbox_url_is_blocked() -> None:
 def test_gitops_workflow_is_valid_and_references_real_files() -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
-    assert set(triggers) == {"pull_request", "push"} and triggers["push"]["branches"] == ["main"]
+    assert set(triggers) == {"pull_request", "push", "schedule", "workflow_dispatch"}
+    assert triggers["push"]["branches"] == ["main"]
     env = workflow["env"]
     assert (ROOT / env["WORK_DIR"] / "Pulumi.yaml").exists()
     assert (ROOT / env["POLICY_PACK"] / "PulumiPolicy.yaml").exists()
@@ -119,6 +130,16 @@ def test_gitops_workflow_is_valid_and_references_real_files() -> None:
         preview["with"]["command"] == "preview" and preview["with"]["policyPacks"] == "${{ env.POLICY_PACK }}"
     )
     assert "secrets[" in preview["env"]["LEADTERRA_API_KEY"]
+    # Healing is a property of the run: only the scheduled job heals; previews and merges never.
+    assert preview["env"]["LEADTERRA_HEAL"] == "false"
+    for job in ("up-dev", "up-staging", "up-prod"):
+        (action,) = [s for s in jobs[job]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
+        assert action["env"]["LEADTERRA_HEAL"] == "false"
+    assert "schedule" in jobs["heal"]["if"] and jobs["heal"]["concurrency"] == jobs["up-prod"]["concurrency"]
+    (heal,) = [s for s in jobs["heal"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    assert heal["with"]["command"] == "up" and heal["with"]["refresh"] is True
+    assert heal["env"]["LEADTERRA_HEAL"] == "true" and heal["with"]["stack-name"].endswith("/prod")
+    assert "LEADTERRA_PAUSE_ALL" in workflow["env"]
     for job in jobs.values():
         for step in job["steps"]:
             for path in str(step.get("run", "")).split():
