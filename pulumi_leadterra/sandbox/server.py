@@ -117,7 +117,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
         body = self._read_body()
-        status = 0
         try:
             name, match = _route(method, path)
             if path.startswith("/v1/"):
@@ -125,25 +124,29 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(self.state.latency_ms / 1000)
                 fault = self.state.take_fault(path)
                 if fault is not None:
-                    status = self._apply_fault(fault)
+                    self._apply_fault(fault)
                     return
                 self._authenticate()
             status, payload = getattr(self, "_" + name)(match.groupdict().get("id"), body)
             self._send_json(status, payload)
         except _ApiError as exc:
-            status = exc.status
             self._send_error(exc)
-        finally:
-            if path.startswith("/v1/"):
-                with self.state.lock:
-                    self.state.requests.append(
-                        {
-                            "method": method,
-                            "path": path,
-                            "status": status,
-                            "userAgent": self.headers.get("User-Agent"),
-                        }
-                    )
+
+    def _log_request(self, status: int) -> None:
+        """Record a /v1 request, before its answer leaves: whoever reads the log after getting
+        the answer finds the request there, in the order the answers went out."""
+        path = self.path.split("?", 1)[0]
+        if not path.startswith("/v1/"):
+            return
+        with self.state.lock:
+            self.state.requests.append(
+                {
+                    "method": self.command,
+                    "path": path,
+                    "status": status,
+                    "userAgent": self.headers.get("User-Agent"),
+                }
+            )
 
     def _read_body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -156,6 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
             return _ApiError(400, "invalid_request", "request body is not valid JSON")
 
     def _send(self, status: int, data: bytes, content_type: str, extra: dict[str, str]) -> None:
+        self._log_request(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -176,6 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _apply_fault(self, fault: dict[str, Any]) -> int:
         if fault.get("drop"):
             # Close the socket without a byte of response: the client sees a dropped connection.
+            self._log_request(0)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return 0
