@@ -186,7 +186,9 @@ def test_demo_path_through_the_plugin(tmp_path: Path) -> None:
     demo = _load_demo()
     server = demo.start_sandbox(tmp_path)
     sandbox = Sandbox(server.url)
-    program = {d.name: d.inputs for d in run_program(QUICKSTART, "leadterra-quickstart", "demo", {})}
+    declared = run_program(QUICKSTART, "leadterra-quickstart", "demo", {})
+    # Mocks register resources from several threads: fix one order, so the request log has one.
+    program = {d.name: d.inputs for d in sorted(declared, key=lambda d: d.name)}
     stack = PluginStack(lambda: program, {})
     try:
         demo.run_steps(stack, sandbox.url)
