@@ -1,16 +1,19 @@
-"""The one HTTP client: requests, timeouts, retries with back-off, and error mapping.
+"""The one HTTP client: the endpoints, the retry loop, and error mapping.
 
-Everything that touches the network goes through :meth:`LeadterraClient._request`, so there is
-exactly one retry loop and one error parser in the package.
+Every call goes through :meth:`LeadterraClient._request`, so there is exactly one retry loop and
+one error parser in the package. How bytes travel (proxies, credentials, the deadline of a call)
+is decided in one other place, :mod:`.transport`; whether to try again, and when, in
+``_should_retry`` and ``_retry_delay``.
 """
 
 from __future__ import annotations
 
 import email.utils
 import random
-import threading
+import re
 import time
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any, Optional
 from urllib.parse import quote
 
@@ -29,7 +32,8 @@ from .errors import (
     RateLimitError,
     ServerError,
 )
-from .settings import RetryPolicy, base_url_problem
+from .settings import RetryPolicy, base_url_problem, key_problem
+from .transport import Deadline, Transport
 
 __all__ = ["LeadterraClient", "USER_AGENT"]
 
@@ -50,19 +54,23 @@ _DEFAULT_MESSAGES = {
 }
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]{1,10}")  # ASCII digits only: "²".isdigit() is True
+
+
 def _retry_after_seconds(value: Optional[str], now: float) -> Optional[float]:
-    """Parse ``Retry-After`` as delta-seconds or an HTTP date; None when absent or unreadable."""
+    """``Retry-After`` as delta-seconds or an HTTP date; None when absent or unreadable, so that
+    a garbage value falls back to our own back-off instead of failing the call."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.fullmatch(value):
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
-        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 
@@ -116,15 +124,32 @@ def _error_for(response: requests.Response, campaign_id: Optional[str]) -> Leadt
     )
 
 
-def _retryable(response: requests.Response) -> bool:
-    return response.status_code == 429 or response.status_code >= 500
+def _should_retry(response: Optional[requests.Response]) -> bool:
+    """Retry what may succeed next time: no answer at all, a 429, or a 5xx. Start and pause are
+    idempotent by contract, so repeating them is safe; any other 4xx will not change."""
+    return response is None or response.status_code == 429 or response.status_code >= 500
+
+
+def _json_object(response: requests.Response, campaign_id: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise InvalidRequestError(
+            "Leadterra answered 2xx with a body that is not a JSON object",
+            campaign_id=campaign_id,
+            http_status=response.status_code,
+            request_id=response.headers.get("X-Request-Id"),
+        )
+    return body
 
 
 class LeadterraClient:
     """A small, thread-safe client for the endpoints this provider uses.
 
-    Construct one per (base URL, key, policy); the underlying ``requests.Session`` is created on
-    first use so that a client never ends up inside a pickled provider.
+    Construct one per (base URL, key, policy). It holds a credential, so it refuses to be
+    pickled, and its repr shows only the base URL.
     """
 
     def __init__(
@@ -138,11 +163,19 @@ class LeadterraClient:
         problem = base_url_problem(base_url)
         if problem:
             raise ConfigurationError(problem)
+        problem = key_problem(api_key)
+        if problem:
+            raise ConfigurationError(f"the API key {problem}")
         self._base_url = base_url.rstrip("/")
-        self._api_key = api_key
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._local = threading.local()
+        self._transport = Transport()
 
     def __repr__(self) -> str:
         return f"LeadterraClient(base_url={self._base_url!r})"
@@ -166,74 +199,55 @@ class LeadterraClient:
         """``GET /v1/campaigns/:id/stats``: metrics only; the API reports no status here."""
         return self._request("GET", campaign_id, "stats")
 
-    def _session(self) -> requests.Session:
-        # One session per thread: the engine calls the plugin from 4 worker threads, and
-        # requests.Session is not documented as thread-safe.
-        session: Optional[requests.Session] = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update(
-                {
-                    "Authorization": f"Bearer {self._api_key}",
-                    "User-Agent": USER_AGENT,
-                    "Accept": "application/json",
-                    "Content-Type": "application/json",
-                }
-            )
-            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=4)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._local.session = session
-        return session
-
     def _backoff(self, attempt: int) -> float:
-        """Full-jitter exponential back-off, so parallel resources do not retry in lockstep."""
+        """Full jitter: a uniform wait between 0 and the exponential ceiling, so that parallel
+        resources retrying after one outage spread out instead of arriving in lockstep."""
         ceiling = min(self._retry.max_delay, self._retry.base_delay * (2 ** (attempt - 1)))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    def _retry_delay(self, attempt: int, response: Optional[requests.Response]) -> float:
+        """How long to wait before the next attempt: the server's Retry-After, else back-off."""
+        if response is not None:
+            wait = _retry_after_seconds(response.headers.get("Retry-After"), time.time())
+            if wait is not None:
+                return wait
+        return self._backoff(attempt)
 
     def _request(self, method: str, campaign_id: str, action: str) -> dict[str, Any]:
+        """One call: attempts until success, a final answer, the attempt count or the budget.
+
+        The budget bounds the whole call, requests in flight and bodies included: worst case,
+        it returns ``retryBudget`` seconds after it began, plus the moment a socket takes to
+        close.
+        """
         # campaign_id is validated by the provider's check; quoting is a second fence so that
         # no id can ever reach another path.
         url = f"{self._base_url}/v1/campaigns/{quote(campaign_id, safe='')}/{action}"
         policy = self._retry
-        deadline = time.monotonic() + policy.budget
+        deadline = Deadline(policy.budget)
         attempt = 0
         while True:
             attempt += 1
-            error: LeadterraError
-            wait: Optional[float] = None
+            response: Optional[requests.Response] = None
             try:
-                response = self._session().request(
-                    method,
-                    url,
-                    timeout=(policy.connect_timeout, policy.read_timeout),
-                    allow_redirects=False,
+                response = self._transport.send(
+                    method, url, self._headers, deadline, policy.connect_timeout, policy.read_timeout
                 )
             except requests.RequestException as exc:
-                error = APIConnectionError(
-                    f"request failed before any HTTP response ({type(exc).__name__})",
-                    campaign_id=campaign_id,
+                reason = (
+                    f"no complete answer within the retry budget of {policy.budget:g} s "
+                    "(leadterra:retryBudget)"
+                    if deadline.expired or deadline.remaining() <= 0
+                    else f"request failed before any HTTP response ({type(exc).__name__})"
                 )
+                error: LeadterraError = APIConnectionError(reason, campaign_id=campaign_id)
             else:
                 if 200 <= response.status_code < 300:
-                    try:
-                        body = response.json()
-                    except ValueError:
-                        body = None
-                    if not isinstance(body, dict):
-                        raise InvalidRequestError(
-                            "Leadterra answered 2xx with a body that is not a JSON object",
-                            campaign_id=campaign_id,
-                            http_status=response.status_code,
-                            request_id=response.headers.get("X-Request-Id"),
-                        )
-                    return body
+                    return _json_object(response, campaign_id)
                 error = _error_for(response, campaign_id)
-                if not _retryable(response):
-                    raise error from None
-                wait = _retry_after_seconds(response.headers.get("Retry-After"), time.time())
-            if wait is None:
-                wait = self._backoff(attempt)
-            if attempt >= policy.max_attempts or time.monotonic() + wait > deadline:
+            if not _should_retry(response):
+                raise error from None
+            wait = self._retry_delay(attempt, response)
+            if attempt >= policy.max_attempts or wait >= deadline.remaining():
                 raise error.gave_up(attempt) from None
             self._sleep(wait)

@@ -40,7 +40,7 @@ MISSING_KEY_MESSAGE = (
 
 # (field, stack config key, kind, lowest, highest, lowest allowed itself?)
 _RETRY_FIELDS: tuple[tuple[str, str, type, float, float, bool], ...] = (
-    ("max_attempts", "maxAttempts", int, 1, 20, True),
+    ("max_attempts", "maxAttempts", int, 1, 100, True),
     ("base_delay", "retryBaseDelay", float, 0, 60, True),
     ("max_delay", "retryMaxDelay", float, 0, 600, True),
     ("budget", "retryBudget", float, 0, 3600, False),
@@ -64,6 +64,13 @@ class RetryPolicy:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
 
+    def __post_init__(self) -> None:
+        # The same rule for a policy built in code as for one read from stack config.
+        for field, key, kind, low, high, low_ok in _RETRY_FIELDS:
+            problem = _range_problem(getattr(self, field), key, kind, low, high, low_ok)
+            if problem:
+                raise ConfigurationError(problem)
+
     @classmethod
     def from_config(cls, get: Any) -> tuple[RetryPolicy, list[tuple[str, str]]]:
         """Build from stack config (``get`` takes keys without the namespace).
@@ -79,21 +86,23 @@ class RetryPolicy:
             values[field] = getattr(defaults, field)
             if raw is None or raw == "":
                 continue
-            value = _number(raw, kind)
-            within = value is not None and (low <= value if low_ok else low < value) and value <= high
-            if value is None or not within:
-                kind_name = "a whole number" if kind is int else "a number"
-                bound = "from" if low_ok else "above"
-                problems.append(
-                    (
-                        f"leadterra:{key}",
-                        f"stack config leadterra:{key} is {_shown(raw)}; it must be {kind_name} "
-                        f"{bound} {low:g} up to {high:g}",
-                    )
-                )
+            problem = _range_problem(raw, key, kind, low, high, low_ok)
+            if problem:
+                problems.append((f"leadterra:{key}", f"stack config {problem}"))
                 continue
+            value = _number(raw, kind)
             values[field] = value
         return cls(**values), problems
+
+
+def _range_problem(raw: Any, key: str, kind: type, low: float, high: float, low_ok: bool) -> Optional[str]:
+    """Why ``raw`` is not a usable value of setting ``key``, naming the accepted range; or None."""
+    value = _number(raw, kind)
+    if value is not None and (low <= value if low_ok else low < value) and value <= high:
+        return None
+    kind_name = "a whole number" if kind is int else "a number"
+    bound = "from" if low_ok else "above"
+    return f"leadterra:{key} is {_shown(raw)}; it must be {kind_name} {bound} {low:g} up to {high:g}"
 
 
 def _number(raw: Any, kind: type) -> Optional[float]:

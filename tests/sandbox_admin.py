@@ -13,9 +13,11 @@ class Sandbox:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._http = requests.Session()
+        self._http.trust_env = False  # the admin API is loopback: never through a test's proxy env
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
-        response = requests.request(method, self.url + "/_sandbox" + path, json=body, timeout=10)
+        response = self._http.request(method, self.url + "/_sandbox" + path, json=body, timeout=10)
         response.raise_for_status()
         return response.json()
 

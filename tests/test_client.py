@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pickle
 import socket
+import threading
 import time
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,7 @@ from pulumi_leadterra import (
     ServerError,
     __version__,
 )
+from pulumi_leadterra.transport import proxies_for
 from tests.conftest import TEST_KEY
 from tests.sandbox_admin import Sandbox
 
@@ -140,7 +143,14 @@ def test_backoff_is_exponential_with_jitter_and_capped(sandbox: Sandbox) -> None
     ceilings = [0.1, 0.2, 0.4, 0.4, 0.4]
     assert len(sleeps.waits) == 5
     for wait, ceiling in zip(sleeps.waits, ceilings, strict=True):
-        assert ceiling / 2 <= wait <= ceiling
+        assert 0 <= wait <= ceiling
+
+
+def test_backoff_is_full_jitter_not_equal_jitter(sandbox: Sandbox) -> None:
+    """Full jitter spreads waits over the whole [0, ceiling]; equal jitter never goes below half."""
+    c, _ = client(sandbox, RetryPolicy(base_delay=1, max_delay=8))
+    waits = [c._backoff(3) for _ in range(2000)]
+    assert max(waits) <= 4 and min(waits) < 0.5 and 1.6 < sum(waits) / len(waits) < 2.4
 
 
 def test_429_honours_retry_after_seconds(sandbox: Sandbox) -> None:
@@ -254,3 +264,139 @@ def test_errors_and_client_never_show_the_key(sandbox: Sandbox) -> None:
     assert repr(pickle.loads(pickle.dumps(err))) == repr(err)
     with pytest.raises(TypeError):
         pickle.dumps(c)
+
+
+# --- hardening: hostile servers and hostile values -------------------------------------------
+
+
+def test_the_budget_bounds_a_trickling_answer(sandbox: Sandbox) -> None:
+    """One byte every 0.2 s never trips a 1 s read timeout; the 2 s budget must still hold."""
+    sandbox.faults({"trickleMs": 200, "times": 9})
+    policy = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02, budget=2, read_timeout=1)
+    c, _ = client(sandbox, policy)
+    began = time.monotonic()
+    with pytest.raises(APIConnectionError) as info:
+        c.start("camp_1")
+    elapsed = time.monotonic() - began
+    assert 1.9 < elapsed < 3.0, elapsed
+    assert "retry budget of 2 s" in str(info.value) and "leadterra:retryBudget" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "1.5", "-3", "soon", "9" * 40, "Mon, 99 Foo 2025 99:99:99 GMT"])
+def test_garbage_retry_after_falls_back_to_backoff(sandbox: Sandbox, value: str) -> None:
+    sandbox.faults({"status": 429, "retryAfter": value, "times": 1})
+    c, sleeps = client(sandbox)
+    assert c.start("camp_1")["status"] == "running"
+    assert len(sleeps.waits) == 1 and 0 <= sleeps.waits[0] <= FAST.base_delay
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("read_timeout", 0),
+        ("read_timeout", float("nan")),
+        ("connect_timeout", float("inf")),
+        ("budget", float("nan")),
+        ("max_attempts", 0),
+        ("base_delay", -1),
+    ],
+)
+def test_unusable_policies_are_refused_naming_the_setting(field: str, value: float) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        RetryPolicy(**{field: value})
+    assert "must be" in str(info.value) and "up to" in str(info.value)
+
+
+@pytest.mark.parametrize("key", [TEST_KEY + "\n", "sk_test_\u00e9", " " + TEST_KEY, "sk test"])
+def test_unusable_keys_are_refused_without_echo(sandbox: Sandbox, key: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        LeadterraClient(sandbox.url, key)
+    assert key.strip() not in str(info.value) and "API key" in str(info.value)
+    assert sandbox.counts() == {}
+
+
+@pytest.mark.parametrize(
+    ("url", "part"),
+    [
+        (f"https://app.leadterra.co/?key={TEST_KEY}", "a query"),
+        (f"https://app.leadterra.co/#{TEST_KEY}", "a fragment"),
+        (f"https://user:{TEST_KEY}@app.leadterra.co", "user information"),
+    ],
+)
+def test_a_base_url_carrying_the_key_is_refused_without_echo(url: str, part: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        LeadterraClient(url, TEST_KEY)
+    assert TEST_KEY not in str(info.value) and part in str(info.value)
+
+
+def test_loopback_requests_never_use_a_proxy(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy on a closed port: if the client used it, the call would fail."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    c, _ = client(sandbox)
+    assert c.start("camp_1")["status"] == "running"
+    assert sandbox.counts() == {"POST start": 1}
+
+
+def test_netrc_never_replaces_our_authorization(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    c, _ = client(sandbox)
+    assert c.start("camp_1")["status"] == "running"  # Basic auth from netrc would be a 401
+
+
+def test_https_goes_through_the_configured_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY is honoured for https: a fake proxy on loopback sees the CONNECT (nothing ever
+    leaves loopback: the proxy refuses the tunnel)."""
+    seen: list[bytes] = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def proxy() -> None:
+        conn, _ = server.accept()
+        with conn:
+            seen.append(conn.recv(4096))
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=proxy, daemon=True)
+    thread.start()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    c = LeadterraClient("https://app.leadterra.co", TEST_KEY, RetryPolicy(max_attempts=1, budget=5))
+    with pytest.raises(APIConnectionError):
+        c.start("camp_1")
+    thread.join(timeout=5)
+    server.close()
+    assert seen and seen[0].startswith(b"CONNECT app.leadterra.co:443")
+    assert TEST_KEY.encode() not in seen[0]  # the key travels only inside the TLS tunnel
+
+
+def test_proxy_choice_honours_no_proxy() -> None:
+    env = {"HTTPS_PROXY": "http://proxy.corp:3128", "HTTP_PROXY": "http://proxy.corp:3128"}
+    assert proxies_for("https://app.leadterra.co", env) == {"https": "http://proxy.corp:3128"}
+    assert proxies_for("https://app.leadterra.co", {**env, "NO_PROXY": "leadterra.co"}) == {}
+    assert proxies_for("https://app.leadterra.co", {**env, "no_proxy": "*"}) == {}
+    assert proxies_for("https://app.leadterra.co", {**env, "NO_PROXY": "other.co"}) != {}
+    assert proxies_for("http://127.0.0.1:8787", env) == {}
+    assert proxies_for("https://localhost:8443", env) == {}
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(401, AuthenticationError), (500, ServerError), (400, InvalidRequestError), (429, RateLimitError)],
+)
+def test_the_http_status_decides_the_error_class_first(sandbox: Sandbox, status: int, cls: type) -> None:
+    sandbox.faults({"status": status, "code": "campaign_not_found", "times": 9})
+    c, _ = client(sandbox, RetryPolicy(max_attempts=1))
+    with pytest.raises(LeadterraError) as info:
+        c.start("camp_1")
+    assert type(info.value) is cls and not info.value.campaign_gone

@@ -186,6 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 0
         if fault.get("delay_ms"):
             time.sleep(fault["delay_ms"] / 1000)
+        if fault.get("trickleMs"):
+            return self._trickle(fault)
         status = int(fault.get("status", 500))
         extra = {"Retry-After": str(fault["retryAfter"])} if "retryAfter" in fault else {}
         if "body" in fault:
@@ -196,6 +198,22 @@ class _Handler(BaseHTTPRequestHandler):
             message = fault.get("message") or f"sandbox fault {status}"
             self._send_error(_ApiError(status, code, message), extra)
         return status
+
+    def _trickle(self, fault: dict[str, Any]) -> int:
+        """A slow-loris answer: a whole 200 response, one byte every ``trickleMs`` ms. A socket
+        read timeout never fires on it; only a bound on the whole call stops it."""
+        body = json.dumps({"id": "trickle", "status": "running", "padding": "x" * 64}).encode()
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        self._log_request(200)
+        self.close_connection = True
+        try:
+            for byte in head.encode() + body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(float(fault["trickleMs"]) / 1000)
+        except OSError:
+            pass  # the client gave up, as it should
+        return 200
 
     def _authenticate(self) -> None:
         header = self.headers.get("Authorization") or ""

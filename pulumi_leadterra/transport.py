@@ -1,0 +1,205 @@
+"""How bytes reach Leadterra: the one place that decides proxies, credentials and time limits.
+
+``requests`` reads a lot from the environment by default (``HTTP_PROXY``, ``~/.netrc``, CA
+bundles). Two of those are unsafe here: a loopback ``http`` request sent through ``HTTP_PROXY``
+would carry the bearer token in clear to the proxy, and a ``.netrc`` entry would silently replace
+our ``Authorization`` header. So the session ignores the environment (``trust_env = False``) and
+this module applies, explicitly, what we do want from it: ``HTTPS_PROXY``/``NO_PROXY`` and
+``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` for https to a non-loopback host, which corporate
+networks need. Loopback never goes through a proxy.
+
+It also makes a call's time budget a real bound. A socket read timeout only limits the wait
+between two bytes, so a server trickling one byte at a time could hold a request forever; here a
+watchdog shuts the socket of the request in flight when the call's deadline passes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Any, Optional, Union
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from .settings import is_loopback_url
+
+__all__ = ["Deadline", "Transport"]
+
+_current = threading.local()
+
+
+class Deadline:
+    """The wall-clock end of one call (all its attempts). While armed, a watchdog timer shuts
+    down the socket of the request in flight at that moment, so no byte pattern outlasts it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._connection: Optional[HTTPConnection] = None
+        self._timer: Optional[threading.Timer] = None
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def watch(self, connection: HTTPConnection) -> None:
+        """Called by the connection that is about to carry this call's request."""
+        with self._lock:
+            self._connection = connection
+            if self.expired:
+                _shut(connection)
+
+    def arm(self) -> None:
+        timer = threading.Timer(self.remaining(), self._expire)
+        timer.daemon = True
+        self._timer = timer
+        timer.start()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._connection = None
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._connection is not None:
+                _shut(self._connection)
+
+
+def _shut(connection: HTTPConnection) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed: nothing left to stop
+
+
+class _Watched:
+    """Mixed into urllib3's connections: registers each request with the current deadline."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        deadline: Optional[Deadline] = getattr(_current, "deadline", None)
+        if deadline is not None:
+            deadline.watch(self)  # type: ignore[arg-type]
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with connections that answer to a `Deadline`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+def proxies_for(url: str, environ: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The proxies one request may use: none for loopback or plain http; for https, what
+    ``HTTPS_PROXY`` (or ``ALL_PROXY``) says, unless ``NO_PROXY`` exempts the host."""
+    if urlsplit(url).scheme != "https" or is_loopback_url(url):
+        return {}
+    env = os.environ if environ is None else environ
+    found = {}
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        if env.get(name):
+            found = {"https": env[name]}
+            break
+    if not found:
+        return {}
+    no_proxy = env.get("no_proxy") or env.get("NO_PROXY") or ""
+    host = (urlsplit(url).hostname or "").lower()
+    for entry in (e.strip().lower().lstrip(".") for e in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return {}
+    return found
+
+
+def verify_for(url: str, environ: Optional[dict[str, str]] = None) -> Union[bool, str]:
+    """TLS verification: always on; a CA bundle from the environment for https, as requests does."""
+    env = os.environ if environ is None else environ
+    if urlsplit(url).scheme == "https":
+        return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
+    return True
+
+
+class Transport:
+    """Sends one request under the transport policy above. One ``requests.Session`` per thread:
+    the engine calls the plugin from several worker threads, and a session is not documented as
+    safe to share between them."""
+
+    def __init__(self, pool_size: int = 4) -> None:
+        self._pool_size = pool_size
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session: Optional[requests.Session] = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # no proxies, netrc or CA bundle behind our back
+            adapter = _Adapter(pool_connections=1, pool_maxsize=self._pool_size)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+        return session
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        deadline: Deadline,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> requests.Response:
+        """One attempt, finished (body included) before ``deadline`` or failed at it."""
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise requests.Timeout("the call's time budget is spent")
+        timeout = (min(connect_timeout, remaining), min(read_timeout, remaining))
+        _current.deadline = deadline
+        deadline.arm()
+        try:
+            return self._session().request(
+                method,
+                url,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                proxies=proxies_for(url),
+                verify=verify_for(url),
+            )
+        finally:
+            deadline.disarm()
+            _current.deadline = None
