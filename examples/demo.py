@@ -27,7 +27,7 @@ from typing import Any, Optional, Protocol
 import requests
 
 from pulumi_leadterra.sandbox import SandboxServer
-from pulumi_leadterra.sandbox.store import demo_campaign
+from pulumi_leadterra.sandbox.store import new_campaign
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CLI = ROOT / ".pulumi-cli"
@@ -125,7 +125,7 @@ def show_status(sandbox_url: str) -> dict[str, str]:
 
 
 def start_sandbox(state_dir: Path) -> SandboxServer:
-    seeded = [demo_campaign("camp_demo"), demo_campaign("camp_legacy", status="running")]
+    seeded = [new_campaign("camp_demo"), new_campaign("camp_legacy", status="running")]
     return SandboxServer(state_path=state_dir / "sandbox.json", campaigns=seeded).start()
 
 

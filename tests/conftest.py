@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from pulumi_leadterra.sandbox import SandboxServer
-from pulumi_leadterra.sandbox.store import demo_campaign
+from pulumi_leadterra.sandbox.store import new_campaign
 from tests.plugin_driver import Plugin
 from tests.sandbox_admin import Sandbox
 
@@ -15,8 +15,8 @@ TEST_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    campaigns = [demo_campaign(f"camp_{i}") for i in range(1, 6)]
-    campaigns.append(demo_campaign("camp_noleads", leads=0))
+    campaigns = [new_campaign(f"camp_{i}") for i in range(1, 6)]
+    campaigns.append(new_campaign("camp_noleads", leads=0))
     with SandboxServer(state_path=tmp_path / "state.json", campaigns=campaigns) as server:
         yield Sandbox(server.url)
 

@@ -1,4 +1,4 @@
-from .server import main
+from .cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

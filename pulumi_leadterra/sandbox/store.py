@@ -1,19 +1,33 @@
-"""The sandbox's campaigns, kept in one JSON file written atomically (a restart loses nothing)."""
+"""The sandbox's campaigns, in an SQLite database (WAL mode) at the ``--state`` path.
+
+Every change is committed before its answer leaves, so an acknowledged change survives a
+``kill -9`` (WAL with ``synchronous=NORMAL`` loses nothing to a process crash; only a power cut
+could take the last commits). SQLite's own locking lets several sandboxes share one state file
+safely: each request reads and writes the database inside one transaction, never a private copy.
+
+A file that is not a sandbox database (an older sandbox's JSON, anything else) is refused with a
+sentence naming it, and never written to.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Optional
 
-__all__ = ["Store", "now_iso", "demo_campaign", "transition_time"]
+__all__ = ["StateFileError", "Store", "new_campaign", "now_iso", "transition_time"]
+
+_FORMAT = "leadterra-sandbox/2"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class StateFileError(Exception):
+    """The state file cannot be used; the message names it and says what to do."""
 
 
 def now_iso() -> str:
@@ -41,7 +55,7 @@ def transition_time(previous: Optional[str]) -> str:
     return (before + timedelta(milliseconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def demo_campaign(campaign_id: str, status: str = "draft", leads: int = 3) -> dict[str, Any]:
+def new_campaign(campaign_id: str, status: str = "draft", leads: int = 3) -> dict[str, Any]:
     """A campaign ready to start: one sequence step and ``leads`` enrolled leads."""
     return {
         "id": campaign_id,
@@ -56,71 +70,103 @@ def demo_campaign(campaign_id: str, status: str = "draft", leads: int = 3) -> di
     }
 
 
+class Campaigns:
+    """The campaigns as one transaction sees them: read, write, delete by id."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def get(self, campaign_id: str) -> Optional[dict[str, Any]]:
+        row = self._db.execute("SELECT body FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def put(self, campaign: dict[str, Any]) -> None:
+        body = json.dumps(campaign, separators=(",", ":"))
+        self._db.execute("INSERT OR REPLACE INTO campaigns (id, body) VALUES (?, ?)", (campaign["id"], body))
+
+    def add(self, campaign: dict[str, Any]) -> None:
+        """Insert unless a campaign with that id exists (seeding never overwrites state)."""
+        body = json.dumps(campaign, separators=(",", ":"))
+        self._db.execute("INSERT OR IGNORE INTO campaigns (id, body) VALUES (?, ?)", (campaign["id"], body))
+
+    def delete(self, campaign_id: str) -> None:
+        self._db.execute("DELETE FROM campaigns WHERE id = ?", (campaign_id,))
+
+
 class Store:
-    """Thread-safe campaigns by id, persisted by a background writer.
+    """Campaigns by id in SQLite: at ``path``, or in memory when ``path`` is None."""
 
-    Handlers change the campaigns in memory under a lock and return at once; a writer thread
-    saves the whole state at most every ``interval`` seconds, coalescing the changes made in
-    between, so persistence never sits on a request's path. ``close()`` (called on SIGINT and
-    SIGTERM) writes the last changes, so a restart loses nothing.
-    """
-
-    def __init__(self, path: Optional[Path], interval: float = 0.25) -> None:
-        self._path = path
-        self._interval = interval
+    def __init__(self, path: Optional[Path]) -> None:
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._dirty = False
-        self._closed = False
-        self.campaigns: dict[str, dict[str, Any]] = {}
-        if path is not None and path.exists():
-            self.campaigns = json.loads(path.read_text()).get("campaigns", {})
-        self._writer = threading.Thread(target=self._write_loop, name="sandbox-store", daemon=True)
-        if path is not None:
-            self._writer.start()
+        self._db = _open(path)
 
     @contextmanager
-    def change(self) -> Iterator[dict[str, dict[str, Any]]]:
-        """Mutate campaigns under the lock; the writer saves them shortly after."""
-        with self._lock:
-            yield self.campaigns
-            self._dirty = True
-            self._wake.notify()
+    def transaction(self, write: bool = True) -> Iterator[Campaigns]:
+        """One atomic unit of reads and writes, committed (durably) when the block ends.
 
-    @contextmanager
-    def view(self) -> Iterator[dict[str, dict[str, Any]]]:
+        ``write=False`` for reads only: other sandboxes on the same file are not held up.
+        """
         with self._lock:
-            yield self.campaigns
+            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Campaigns(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
-        """Write what is pending and stop the writer."""
         with self._lock:
-            self._closed = True
-            self._wake.notify()
-        if self._writer.is_alive():
-            self._writer.join(timeout=10)
+            self._db.close()
 
-    def _write_loop(self) -> None:
-        while True:
-            with self._lock:
-                while not self._dirty and not self._closed:
-                    self._wake.wait()
-                if not self._dirty:
-                    return
-                snapshot = json.dumps({"campaigns": self.campaigns}, separators=(",", ":"), sort_keys=True)
-                self._dirty = False
-                closing = self._closed
-            self._save(snapshot)
-            if closing:
-                continue  # one more pass: anything changed while saving is written too
-            time.sleep(self._interval)
 
-    def _save(self, snapshot: str) -> None:
-        assert self._path is not None
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".state-", suffix=".json")
-        # Write a temporary file and rename it over the old one: a reader (or a restart) sees the
-        # old state or the new one, never half a file.
-        with os.fdopen(fd, "w") as handle:
-            handle.write(snapshot)
-        os.replace(tmp, self._path)
+def _open(path: Optional[Path]) -> sqlite3.Connection:
+    if path is None:
+        db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    else:
+        _refuse_foreign_file(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise StateFileError(f"state file {path} cannot be opened as a database ({exc})") from None
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            db.execute("CREATE TABLE campaigns (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+            db.execute("INSERT INTO meta VALUES ('format', ?)", (_FORMAT,))
+        elif tables != {"meta", "campaigns"} or db.execute(
+            "SELECT value FROM meta WHERE key = 'format'"
+        ).fetchone() != (_FORMAT,):
+            db.execute("ROLLBACK")
+            raise StateFileError(
+                f"state file {path} is an SQLite database, but not a sandbox's; "
+                "give --state a path of its own"
+            )
+        db.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        raise StateFileError(f"state file {path} cannot be used as a sandbox database ({exc})") from None
+    return db
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    """Refuse, without touching it, a file that is neither absent, empty, nor SQLite."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StateFileError(f"state file {path} cannot be read ({exc.strerror})") from None
+    if not head or head == _SQLITE_MAGIC:
+        return
+    hint = (
+        "it looks like JSON from an older sandbox: load its campaigns with --seed and give --state a new path"
+        if head.lstrip()[:1] in (b"{", b"[")
+        else "give --state a new path"
+    )
+    raise StateFileError(f"state file {path} is not a sandbox database, and is left untouched; {hint}")
