@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 lint: venv
-	$(VENV)/bin/ruff check pulumi_leadterra tests examples benchmarks
+	$(VENV)/bin/ruff check pulumi_leadterra harness tests examples benchmarks
 	$(VENV)/bin/mypy
 
 test: lint

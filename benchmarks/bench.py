@@ -4,7 +4,7 @@ Everything runs on loopback: the sandbox as its own process, the provider as `py
 pulumi.dynamic` driven over gRPC (tests/plugin_driver.py, the same driver the tests use). Figures
 are medians over repeated runs with their spread (min..max), and every comparison is measured side
 by side in the same run, because this machine is shared and noisy. Prints one table and writes
-benchmarks/results/latest.json.
+benchmarks/results/latest.json (untracked: the README keeps the figures of record).
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ from pulumi.dynamic import CreateResult, ResourceProvider  # noqa: E402
 from pulumi.dynamic.dynamic import serialize_provider  # noqa: E402
 from pulumi.runtime.proto import provider_pb2  # noqa: E402
 
+from harness.engine import PROVIDER_BLOB, Plugin, Resource  # noqa: E402
+from harness.sandbox import Sandbox  # noqa: E402
+from harness.structs import to_struct  # noqa: E402
 from pulumi_leadterra import CampaignStateProvider  # noqa: E402
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE  # noqa: E402
-from tests.plugin_driver import PROVIDER_BLOB, Plugin, Resource, to_struct  # noqa: E402
-from tests.sandbox_admin import Sandbox  # noqa: E402
 
 KEY = "sk_test_benchmark_key_000000"
 
@@ -56,7 +57,7 @@ class SandboxProcess:
     def seed(self, ids: list[str], status: str = "draft") -> None:
         for campaign_id in ids:
             self.admin.put(campaign_id, status=status, leads=1)
-        self.admin.counts()
+        self.admin.clear_requests()
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -91,7 +92,7 @@ def requests_per_step(workdir: Path, n: int) -> dict[str, int]:
 
     def step(name: str, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         result = parallel(fn, items)
-        counts[name] = sum(sandbox.admin.counts().values())
+        counts[name] = sum(sandbox.admin.drain_counts().values())
         return result
 
     def news(cid: str, **extra: Any) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def requests_per_step(workdir: Path, n: int) -> dict[str, int]:
         step("destroy", plugin.destroy, states)
         # destroy with pause_on_delete: a fresh set of running resources that opted in
         states = parallel(lambda cid: plugin.up(None, news(cid, pause_on_delete=True)), ids)
-        sandbox.admin.counts()
+        sandbox.admin.clear_requests()
         step("destroy with pause_on_delete", plugin.destroy, states)
     finally:
         plugin.close()
@@ -207,11 +208,11 @@ def throughput(workdir: Path, n: int, latency_ms: float, concurrency: int) -> di
     ]
     try:
         plugin.stub.Create(calls[0], timeout=60)  # load and configure the provider
-        sandbox.admin.counts()
+        sandbox.admin.clear_requests()
         t0 = time.perf_counter()
         parallel(lambda call: plugin.stub.Create(call, timeout=60), calls, concurrency)
         elapsed = time.perf_counter() - t0
-        made = sum(sandbox.admin.counts().values())
+        made = sum(sandbox.admin.drain_counts().values())
     finally:
         plugin.close()
         sandbox.stop()
@@ -273,7 +274,12 @@ def main() -> int:
     parser.add_argument("--throughput-campaigns", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / "latest.json",
+        help="where the JSON results go (ignored by git: the README holds the figures of record)",
+    )
     args = parser.parse_args()
 
     import tempfile

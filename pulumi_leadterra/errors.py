@@ -95,8 +95,9 @@ class LeadterraError(Exception):
         )
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
-        # Exceptions cross process boundaries in the engine's worker threads and in tests;
-        # keyword-only arguments need an explicit recipe to survive pickling.
+        # Pickling an exception re-calls its constructor with ``self.args`` only; keyword-only
+        # arguments need an explicit recipe, or a pickled error (multiprocessing, a test runner
+        # shipping failures between processes) comes back broken.
         return (
             _rebuild,
             (

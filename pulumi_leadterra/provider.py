@@ -117,12 +117,9 @@ class CampaignStateProvider(ResourceProvider):
     # --- pickling: by reference, no state -------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         # Whatever configure() cached (settings with the key, HTTP clients, a lock) stays in
-        # this process; the engine's state only ever gets the class reference.
+        # this process; the engine's state only ever gets the class reference. (An empty state
+        # means unpickling restores nothing: configure() builds everything in the plugin.)
         return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        # Nothing to restore: configure() builds everything in the plugin process.
-        pass
 
     # --- configuration ---------------------------------------------------------------------
     def configure(self, req: ConfigureRequest) -> None:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.engine import Plugin
+from harness.sandbox import Sandbox
 from pulumi_leadterra.sandbox import SandboxServer
 from pulumi_leadterra.sandbox.store import new_campaign
-from tests.plugin_driver import Plugin
-from tests.sandbox_admin import Sandbox
 
 TEST_KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 

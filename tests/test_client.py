@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.sandbox import Sandbox
 from pulumi_leadterra import (
     APIConnectionError,
     AuthenticationError,
@@ -28,7 +29,6 @@ from pulumi_leadterra import (
 )
 from pulumi_leadterra.transport import proxies_for
 from tests.conftest import TEST_KEY
-from tests.sandbox_admin import Sandbox
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02, budget=10, read_timeout=2)
 
@@ -55,7 +55,7 @@ def test_start_then_start_again_is_a_no_op(sandbox: Sandbox) -> None:
     first = c.start("camp_1")
     assert first["status"] == "running" and first["startedAt"]
     assert c.start("camp_1") == first
-    assert sandbox.counts() == {"POST start": 2}
+    assert sandbox.drain_counts() == {"POST start": 2}
     assert sandbox.status("camp_1") == "running"
 
 
@@ -91,7 +91,7 @@ def test_documented_errors_are_typed_named_and_not_retried(
     assert err.http_status in (400, 401, 404)
     assert err.request_id and err.request_id.startswith("req_")
     assert f"campaign {campaign}" in str(err) and f"({code})" in str(err)
-    assert sandbox.counts()["POST start"] == 1 and sleeps.waits == []
+    assert sandbox.drain_counts()["POST start"] == 1 and sleeps.waits == []
 
 
 def test_no_leads_message_says_what_to_do(sandbox: Sandbox) -> None:
@@ -119,7 +119,7 @@ def test_html_502_is_retried_then_succeeds(sandbox: Sandbox) -> None:
     sandbox.faults({"status": 502, "body": "<html><h1>502 Bad Gateway</h1></html>", "times": 2})
     c, sleeps = client(sandbox)
     assert c.start("camp_1")["status"] == "running"
-    assert sandbox.counts() == {"POST start": 3}
+    assert sandbox.drain_counts() == {"POST start": 3}
     assert len(sleeps.waits) == 2
 
 
@@ -131,7 +131,7 @@ def test_give_up_names_status_attempts_and_code(sandbox: Sandbox) -> None:
     text = str(info.value)
     assert "campaign camp_1" in text and "gave up after 4 attempts" in text and "HTTP 503" in text
     assert info.value.code is None and info.value.http_status == 503
-    assert sandbox.counts() == {"POST start": 4} and len(sleeps.waits) == 3
+    assert sandbox.drain_counts() == {"POST start": 4} and len(sleeps.waits) == 3
 
 
 def test_backoff_is_exponential_with_jitter_and_capped(sandbox: Sandbox) -> None:
@@ -312,7 +312,7 @@ def test_unusable_keys_are_refused_without_echo(sandbox: Sandbox, key: str) -> N
     with pytest.raises(ConfigurationError) as info:
         LeadterraClient(sandbox.url, key)
     assert key.strip() not in str(info.value) and "API key" in str(info.value)
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 @pytest.mark.parametrize(
@@ -337,7 +337,7 @@ def test_loopback_requests_never_use_a_proxy(sandbox: Sandbox, monkeypatch: pyte
     monkeypatch.delenv("no_proxy", raising=False)
     c, _ = client(sandbox)
     assert c.start("camp_1")["status"] == "running"
-    assert sandbox.counts() == {"POST start": 1}
+    assert sandbox.drain_counts() == {"POST start": 1}
 
 
 def test_netrc_never_replaces_our_authorization(

@@ -15,9 +15,9 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
+from harness.engine import Plugin, PluginError, Resource
+from harness.sandbox import Sandbox
 from tests.conftest import TEST_KEY
-from tests.plugin_driver import Plugin, PluginError, Resource
-from tests.sandbox_admin import Sandbox
 
 K1 = "sk_test_FIRSTKEY1111111111"
 K2 = "sk_test_SECONDKEY222222222"
@@ -43,7 +43,7 @@ def run(sandbox: Sandbox) -> Iterator[Run]:
         plugin = Plugin(env)
         plugin.configure(config)
         started.append(plugin)
-        sandbox.counts()
+        sandbox.clear_requests()
         return plugin
 
     yield start
@@ -68,17 +68,17 @@ def test_rotating_the_input_key_reaches_state_and_refresh_destroy_use_it(run: Ru
     plugin = run(key=None)
     inputs, _ = plugin.check(state.inputs, rotated)
     assert _secret(inputs["api_key"]) == K2  # what the preview shows as `~ api_key: [secret]`
-    assert plugin.preview(state, rotated) == "update" and sandbox.counts() == {}
+    assert plugin.preview(state, rotated) == "update" and sandbox.drain_counts() == {}
     state = plugin.up(state, rotated)
-    assert sandbox.counts() == {"POST start": 1}  # the status re-asserted with its one idempotent call
+    assert sandbox.drain_counts() == {"POST start": 1}  # the status re-asserted with its one idempotent call
     assert _secret(state.outputs["api_key"]) == K2
 
     sandbox.accept_keys(K2)  # K1 revoked in the dashboard
     plugin = run(key=None)
     refreshed = plugin.refresh(state)
-    assert refreshed is not None and sandbox.counts() == {"GET stats": 1}
+    assert refreshed is not None and sandbox.drain_counts() == {"GET stats": 1}
     plugin.destroy(refreshed)
-    assert sandbox.counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
+    assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
 
 
 def test_rotating_the_config_key_reaches_state(run: Run, sandbox: Sandbox) -> None:
@@ -90,14 +90,14 @@ def test_rotating_the_config_key_reaches_state(run: Run, sandbox: Sandbox) -> No
     plugin = run(key=K2)
     assert plugin.preview(state, news) == "update"
     state = plugin.up(state, news)
-    assert sandbox.counts() == {"POST start": 1} and _secret(state.outputs["api_key"]) == K2
+    assert sandbox.drain_counts() == {"POST start": 1} and _secret(state.outputs["api_key"]) == K2
 
     sandbox.accept_keys(K2)
     plugin = run(key=K2)
     refreshed = plugin.refresh(state)
     assert refreshed is not None
     plugin.destroy(refreshed)
-    assert sandbox.counts() == {"GET stats": 1, "POST pause": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1, "POST pause": 1}
 
 
 def test_moving_the_key_between_input_config_and_environment_is_an_update(run: Run, sandbox: Sandbox) -> None:
@@ -106,13 +106,13 @@ def test_moving_the_key_between_input_config_and_environment_is_an_update(run: R
     plugin = run(key=K1)  # the same value, now from stack config
     assert plugin.preview(state, plain) == "update"
     state = plugin.up(state, plain)
-    assert state.outputs["api_key_source"] == "config" and sandbox.counts() == {"POST start": 1}
+    assert state.outputs["api_key_source"] == "config" and sandbox.drain_counts() == {"POST start": 1}
 
     plugin = run(key=None, env={"LEADTERRA_API_KEY": K1})  # and now from the environment
     inputs, failures = plugin.check(state.inputs, plain)
     assert failures == [] and inputs["api_key_source"] == "environment"
     state = plugin.up(state, plain)
-    assert state.outputs["api_key_source"] == "environment" and sandbox.counts() == {"POST start": 1}
+    assert state.outputs["api_key_source"] == "environment" and sandbox.drain_counts() == {"POST start": 1}
     assert run(key=None, env={"LEADTERRA_API_KEY": K1}).preview(state, plain) == "same"
 
 
@@ -124,9 +124,9 @@ def test_refresh_and_destroy_before_the_next_up_find_the_working_key(run: Run, s
     refreshed = plugin.refresh(state)
     assert refreshed is not None and refreshed.id == "camp_1"
     assert [r["status"] for r in sandbox.requests()] == [401, 200]
-    sandbox.counts()
+    sandbox.clear_requests()
     plugin.destroy(state)
-    assert sandbox.counts() == {"POST pause": 2} and sandbox.status("camp_1") == "paused"
+    assert sandbox.drain_counts() == {"POST pause": 2} and sandbox.status("camp_1") == "paused"
 
 
 def test_a_401_never_drops_a_resource(run: Run, sandbox: Sandbox) -> None:
@@ -147,7 +147,7 @@ def test_bad_keys_are_check_failures_that_never_repeat_the_key(run: Run, sandbox
         assert [p for p, _ in failures] == ["api_key"] and bad.strip() not in failures[0][1]
     _, failures = run(key="sk_test_pasted\n").check({}, {"campaign_id": "camp_1"})
     assert failures and "leadterra:apiKey" in failures[0][1] and "sk_test_pasted" not in failures[0][1]
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 # --- 2. import ----------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def test_import_reads_the_campaign_by_id(run: Run, sandbox: Sandbox) -> None:
     id_, outs, inputs = plugin.import_("camp_2")
     assert id_ == "camp_2" and outs["campaign_id"] == "camp_2" and outs["stats"]["totalEnrolled"] == 3
     assert inputs["campaign_id"] == "camp_2"
-    assert sandbox.counts() == {"GET stats": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1}
     # Declaring it afterwards adopts it: status unknown to state, so the next up asserts it.
     state = Resource(id_, inputs, outs)
     assert plugin.preview(state, {"campaign_id": "camp_2"}) == "update"
@@ -212,12 +212,12 @@ def test_heal_reasserts_only_reconcile_resources_and_records_real_heals(run: Run
 
     plugin = run()  # an everyday run: nothing to do, nothing sent
     assert (plugin.preview(a, owned), plugin.preview(b, loose)) == ("same", "same")
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
     plugin = run(heal="true")
     assert (plugin.preview(a, owned), plugin.preview(b, loose)) == ("update", "same")
     a, b = plugin.up(a, owned), plugin.up(b, loose)
-    assert sandbox.counts() == {"POST start": 1}
+    assert sandbox.drain_counts() == {"POST start": 1}
     assert sandbox.status("camp_1") == "running" and sandbox.status("camp_2") == "paused"
     assert (
         a.outputs["healed_at"]
@@ -227,7 +227,7 @@ def test_heal_reasserts_only_reconcile_resources_and_records_real_heals(run: Run
 
     healed_at = a.outputs["healed_at"]
     a = run(heal="1").up(a, owned)  # nothing to heal: one idempotent start, no new heal recorded
-    assert sandbox.counts() == {"POST start": 1} and a.outputs["healed_at"] == healed_at
+    assert sandbox.drain_counts() == {"POST start": 1} and a.outputs["healed_at"] == healed_at
 
 
 def test_heal_of_a_paused_declaration_pauses_a_dashboard_resume(run: Run, sandbox: Sandbox) -> None:
@@ -236,7 +236,7 @@ def test_heal_of_a_paused_declaration_pauses_a_dashboard_resume(run: Run, sandbo
     state = run().up(None, news)
     sandbox.put("camp_1", status="running")  # resumed in the dashboard
     state = run(heal="true").up(state, news)
-    assert sandbox.counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
+    assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
     assert state.outputs["healed_at"] == state.outputs["paused_at"]
 
 
@@ -260,17 +260,17 @@ def test_the_brake_holds_everything_paused_and_never_starts(run: Run, sandbox: S
         "b": "update",
         "c": "same",
     }
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
     state = {name: plugin.up(state[name], news) for name, news in declared.items()}
-    assert sandbox.counts() == {"POST pause": 2}
+    assert sandbox.drain_counts() == {"POST pause": 2}
     # A new declaration under the brake is created paused: no start leaves while it is on.
     plugin.up(None, {"campaign_id": "camp_4"})
-    assert sandbox.counts() == {"POST pause": 1} and sandbox.status("camp_4") == "draft"
+    assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_4") == "draft"
 
     sandbox.put("camp_1", status="running")  # someone resumes during the incident
     plugin = run(pauseAll="true", heal="true")
     state = {name: plugin.up(state[name], news) for name, news in declared.items()}
-    assert sandbox.counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
+    assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
 
     plugin = run()  # brake released: back to the declarations
     assert {n: plugin.preview(state[n], news) for n, news in declared.items()} == {
@@ -279,18 +279,18 @@ def test_the_brake_holds_everything_paused_and_never_starts(run: Run, sandbox: S
         "c": "same",
     }
     state = {name: plugin.up(state[name], news) for name, news in declared.items()}
-    assert sandbox.counts() == {"POST start": 2}
+    assert sandbox.drain_counts() == {"POST start": 2}
     assert [sandbox.status(c) for c in ("camp_1", "camp_2", "camp_3")] == ["running", "running", "draft"]
 
 
 def test_the_brake_holds_even_if_stale_inputs_say_running(run: Run, sandbox: Sandbox) -> None:
     """Defence in depth: Update with inputs checked before the brake still sends only a pause."""
-    from tests.plugin_driver import PROVIDER_BLOB
+    from harness.engine import PROVIDER_BLOB
 
     state = run().up(None, {"campaign_id": "camp_1"})
     sandbox.put("camp_1", status="paused")
     outs = run(pauseAll="true").update("camp_1", state.outputs, {**state.inputs, "__provider": PROVIDER_BLOB})
-    assert sandbox.counts() == {"POST pause": 1} and outs["status"] == "paused"
+    assert sandbox.drain_counts() == {"POST pause": 1} and outs["status"] == "paused"
 
 
 # --- 6. drift, inferred in the safe direction only ----------------------------------------------
@@ -306,16 +306,16 @@ def test_refresh_infers_running_from_sends_and_the_next_up_pauses(run: Run, sand
     assert state is not None and state.outputs["status"] == "paused"
 
     sandbox.put("camp_1", status="running")  # resumed in the dashboard: the next step goes out
-    sandbox.counts()
+    sandbox.clear_requests()
     state = run().refresh(state)
-    assert sandbox.counts() == {"GET stats": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1}
     assert state is not None and state.outputs["status"] == "running"
     assert "inferred running" in state.outputs["drift"] and "stats.sent grew" in state.outputs["drift"]
 
     plugin = run()
     assert plugin.preview(state, news) == "update"
     state = plugin.up(state, news)
-    assert sandbox.counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
+    assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
     assert state.outputs["status"] == "paused" and "drift" not in state.outputs
     assert state.outputs["healed_at"] == state.outputs["paused_at"]
     state = run().refresh(state)
@@ -350,13 +350,13 @@ def test_sends_before_our_own_pause_are_not_drift(run: Run, sandbox: Sandbox) ->
 def test_preflight_catches_a_campaign_without_leads_in_preview(run: Run, sandbox: Sandbox) -> None:
     plugin = run(preflight="true")
     _, failures = plugin.check({}, {"campaign_id": "camp_noleads"})
-    assert sandbox.counts() == {"GET stats": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1}
     ((prop, reason),) = failures
     assert prop == "campaign_id" and "no_leads_enrolled" in reason and "enroll at least one lead" in reason
     assert TEST_KEY not in reason
     # Held paused, it is not about to start: only its existence is checked.
     assert plugin.check({}, {"campaign_id": "camp_noleads", "status": "paused"})[1] == []
-    assert sandbox.counts() == {"GET stats": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1}
 
 
 def test_preflight_not_found_and_refused_key(run: Run, sandbox: Sandbox) -> None:
@@ -366,13 +366,13 @@ def test_preflight_not_found_and_refused_key(run: Run, sandbox: Sandbox) -> None
     sandbox.accept_keys("sk_test_other")
     ((prop, reason),) = plugin.check({}, {"campaign_id": "camp_1"})[1]
     assert prop == "api_key" and "authentication_failed" in reason and TEST_KEY not in reason
-    assert sandbox.counts() == {"GET stats": 2}
+    assert sandbox.drain_counts() == {"GET stats": 2}
 
 
 def test_preflight_ignores_transient_failures(run: Run, sandbox: Sandbox) -> None:
     sandbox.faults({"status": 503, "times": 9})
     assert run(preflight="true").check({}, {"campaign_id": "camp_1"})[1] == []
-    assert sandbox.counts() == {"GET stats": 1}  # one try, no retry loop in a preview
+    assert sandbox.drain_counts() == {"GET stats": 1}  # one try, no retry loop in a preview
     sandbox.admin("DELETE", "/faults")
     sandbox.faults({"drop": True, "times": 9})
     assert run(preflight="true").check({}, {"campaign_id": "camp_1"})[1] == []
@@ -383,13 +383,13 @@ def test_preflight_only_for_creates_and_moves_to_running(run: Run, sandbox: Sand
     plugin = run(preflight="true")
     assert plugin.preview(state, {"campaign_id": "camp_1"}) == "same"
     assert plugin.preview(state, {"campaign_id": "camp_1", "status": "paused"}) == "update"
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
     paused = plugin.up(state, {"campaign_id": "camp_1", "status": "paused"})
-    sandbox.counts()
+    sandbox.clear_requests()
     assert plugin.preview(paused, {"campaign_id": "camp_1"}) == "update"  # moving back to running
-    assert sandbox.counts() == {"GET stats": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1}
     assert run().preview(paused, {"campaign_id": "camp_1"}) == "update"  # without preflight: 0
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 # --- run-level settings ---------------------------------------------------------------------------
@@ -403,7 +403,7 @@ def test_unusable_settings_are_check_failures_naming_the_key(
 ) -> None:
     failures = run(**{name: value}).check({}, {"campaign_id": "camp_1"})[1]
     assert [p for p, _ in failures] == [f"leadterra:{name}"] and repr(value) in failures[0][1]
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 def test_environment_twins_fill_the_gap_and_stack_config_wins(run: Run, sandbox: Sandbox) -> None:
@@ -420,4 +420,4 @@ def test_environment_twins_fill_the_gap_and_stack_config_wins(run: Run, sandbox:
     inputs, _ = run(env={"LEADTERRA_PAUSE_ALL": "TRUE"}).check({}, {"campaign_id": "camp_1"})
     assert inputs["status"] == "paused"
     run(env={"LEADTERRA_PREFLIGHT": "1"}).check({}, {"campaign_id": "camp_2"})
-    assert sandbox.counts() == {"GET stats": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1}

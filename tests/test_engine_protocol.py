@@ -15,10 +15,10 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
+from harness.engine import PROVIDER_BLOB, Plugin, PluginError, StepLog
+from harness.sandbox import Sandbox
 from pulumi_leadterra import CampaignStateProvider
 from tests.conftest import TEST_KEY
-from tests.plugin_driver import PROVIDER_BLOB, Plugin, PluginError, StepLog
-from tests.sandbox_admin import Sandbox
 
 DIFF_SOME = provider_pb2.DiffResponse.DIFF_SOME
 DIFF_NONE = provider_pb2.DiffResponse.DIFF_NONE
@@ -27,25 +27,25 @@ DIFF_NONE = provider_pb2.DiffResponse.DIFF_NONE
 def test_create_noop_flip_and_destroy(plugin: Plugin, sandbox: Sandbox) -> None:
     log = StepLog()
     state = plugin.up(None, {"campaign_id": "camp_1"}, log)
-    assert sandbox.counts() == {"POST start": 1}
+    assert sandbox.drain_counts() == {"POST start": 1}
     assert state.id == "camp_1" and sandbox.status("camp_1") == "running"
     assert state.outputs["status"] == "running" and state.outputs["started_at"]
     assert "paused_at" not in state.outputs  # None is not stored
 
     state = plugin.up(state, {"campaign_id": "camp_1"}, log)  # second up: nothing to do
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
     state = plugin.up(state, {"campaign_id": "camp_1", "status": "paused"}, log)
-    assert sandbox.counts() == {"POST pause": 1}
+    assert sandbox.drain_counts() == {"POST pause": 1}
     assert sandbox.status("camp_1") == "paused"
     assert state.outputs["status"] == "paused" and state.outputs["paused_at"]
     assert state.outputs["started_at"]  # kept from the create
 
     state = plugin.up(state, {"campaign_id": "camp_1", "status": "paused"}, log)
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
     plugin.destroy(state)
-    assert sandbox.counts() == {} and sandbox.status("camp_1") == "paused"
+    assert sandbox.drain_counts() == {} and sandbox.status("camp_1") == "paused"
     assert log.ops == ["create", "same", "update", "same"]
 
 
@@ -66,7 +66,7 @@ def test_update_returns_full_outputs(plugin: Plugin, sandbox: Sandbox) -> None:
 def test_adopting_a_running_campaign_changes_nothing(plugin: Plugin, sandbox: Sandbox) -> None:
     sandbox.put("camp_2", status="running", leads=3, startedAt="2025-01-15T11:00:00Z")
     state = plugin.up(None, {"campaign_id": "camp_2"})
-    assert sandbox.counts() == {"POST start": 1}
+    assert sandbox.drain_counts() == {"POST start": 1}
     assert state.outputs["started_at"] == "2025-01-15T11:00:00Z"
 
 
@@ -74,9 +74,9 @@ def test_desired_paused_on_a_draft_is_satisfied(plugin: Plugin, sandbox: Sandbox
     log = StepLog()
     state = plugin.up(None, {"campaign_id": "camp_3", "status": "paused"}, log)
     assert state.outputs["status"] == "draft"
-    assert sandbox.counts() == {"POST pause": 1}
+    assert sandbox.drain_counts() == {"POST pause": 1}
     plugin.up(state, {"campaign_id": "camp_3", "status": "paused"}, log)
-    assert log.ops == ["create", "same"] and sandbox.counts() == {}
+    assert log.ops == ["create", "same"] and sandbox.drain_counts() == {}
 
 
 def test_reconcile_without_heal_is_quiet(plugin: Plugin, sandbox: Sandbox) -> None:
@@ -85,10 +85,10 @@ def test_reconcile_without_heal_is_quiet(plugin: Plugin, sandbox: Sandbox) -> No
     news = {"campaign_id": "camp_1", "reconcile": True}
     state = plugin.up(None, news, log)
     sandbox.put("camp_1", status="paused")  # someone pressed pause in the dashboard
-    sandbox.counts()
+    sandbox.clear_requests()
     assert plugin.preview(state, news) == "same"
     plugin.up(state, news, log)
-    assert sandbox.counts() == {} and sandbox.status("camp_1") == "paused"
+    assert sandbox.drain_counts() == {} and sandbox.status("camp_1") == "paused"
     assert log.ops == ["create", "same"]
 
 
@@ -96,27 +96,27 @@ def test_without_reconcile_a_dashboard_pause_is_not_seen(plugin: Plugin, sandbox
     """The documented API has no status endpoint: this is the limitation reconcile exists for."""
     state = plugin.up(None, {"campaign_id": "camp_1"})
     sandbox.put("camp_1", status="paused")
-    sandbox.counts()
+    sandbox.clear_requests()
     assert plugin.preview(state, {"campaign_id": "camp_1"}) == "same"
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 def test_preview_makes_no_request(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1"})
-    sandbox.counts()
+    sandbox.clear_requests()
     assert plugin.preview(None, {"campaign_id": "camp_2"}) == "create"
     assert plugin.preview(state, {"campaign_id": "camp_1", "status": "paused"}) == "update"
     assert plugin.preview(state, {"campaign_id": "camp_4"}) == "replace"
     assert plugin.preview(state, {"campaign_id": "camp_1", "base_url": sandbox.url}) == "update"
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 def test_changing_campaign_id_replaces(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1", "pause_on_delete": True})
-    sandbox.counts()
+    sandbox.clear_requests()
     state = plugin.up(state, {"campaign_id": "camp_2", "pause_on_delete": True})
     assert state.id == "camp_2"
-    assert sandbox.counts() == {"POST start": 1, "POST pause": 1}
+    assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
     assert sandbox.status("camp_1") == "paused" and sandbox.status("camp_2") == "running"
 
 
@@ -133,9 +133,9 @@ def test_diff_of_unknowns_in_preview(plugin: Plugin, sandbox: Sandbox) -> None:
 
 def test_refresh_stores_stats_and_keeps_status(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1"})
-    sandbox.counts()
+    sandbox.clear_requests()
     refreshed = plugin.refresh(state)
-    assert sandbox.counts() == {"GET stats": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1}
     assert refreshed is not None and refreshed.outputs["status"] == "running"
     assert refreshed.outputs["stats"]["totalEnrolled"] == 3
     assert refreshed.outputs["stats"]["campaignId"] == "camp_1"
@@ -146,9 +146,9 @@ def test_refresh_stores_stats_and_keeps_status(plugin: Plugin, sandbox: Sandbox)
 def test_refresh_of_a_deleted_campaign_drops_it(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1"})
     sandbox.admin("DELETE", "/campaigns/camp_1")
-    sandbox.counts()
+    sandbox.clear_requests()
     assert plugin.refresh(state) is None
-    assert sandbox.counts() == {"GET stats": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1}
 
 
 def test_refresh_does_not_drop_on_a_bare_404(plugin: Plugin, sandbox: Sandbox) -> None:
@@ -161,9 +161,9 @@ def test_refresh_does_not_drop_on_a_bare_404(plugin: Plugin, sandbox: Sandbox) -
 
 def test_destroy_with_pause_on_delete(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1", "pause_on_delete": True})
-    sandbox.counts()
+    sandbox.clear_requests()
     plugin.destroy(state)
-    assert sandbox.counts() == {"POST pause": 1}
+    assert sandbox.drain_counts() == {"POST pause": 1}
     assert sandbox.status("camp_1") == "paused"
 
 
@@ -177,25 +177,25 @@ def test_destroy_with_pause_on_delete_of_a_vanished_campaign_succeeds(
 
 def test_toggling_pause_on_delete_updates_in_place(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1"})
-    sandbox.counts()
+    sandbox.clear_requests()
     assert plugin.preview(state, {"campaign_id": "camp_1", "pause_on_delete": True}) == "update"
     state = plugin.up(state, {"campaign_id": "camp_1", "pause_on_delete": True})
     assert state.outputs["pause_on_delete"] is True
-    assert sandbox.counts() == {"POST start": 1}
+    assert sandbox.drain_counts() == {"POST start": 1}
 
 
 def test_forty_resources_in_parallel(plugin: Plugin, sandbox: Sandbox) -> None:
     ids = [f"camp_p{i}" for i in range(40)]
     for campaign_id in ids:
         sandbox.put(campaign_id, status="draft", leads=2)
-    sandbox.counts()
+    sandbox.clear_requests()
     with ThreadPoolExecutor(max_workers=16) as pool:
         states = list(pool.map(lambda cid: plugin.up(None, {"campaign_id": cid}), ids))
-    assert sandbox.counts() == {"POST start": 40}
+    assert sandbox.drain_counts() == {"POST start": 40}
     assert all(sandbox.status(cid) == "running" for cid in ids)
     with ThreadPoolExecutor(max_workers=16) as pool:
         ops = list(pool.map(lambda s: plugin.preview(s, {"campaign_id": s.id}), states))
-    assert ops == ["same"] * 40 and sandbox.counts() == {}
+    assert ops == ["same"] * 40 and sandbox.drain_counts() == {}
 
 
 def test_api_errors_reach_the_user_clearly(plugin: Plugin, sandbox: Sandbox) -> None:
@@ -206,7 +206,7 @@ def test_api_errors_reach_the_user_clearly(plugin: Plugin, sandbox: Sandbox) -> 
         "NoLeadsEnrolledError: campaign camp_noleads: the campaign has no enrolled leads "
         "(no_leads_enrolled): enroll at least one lead, then run pulumi up again"
     ) in info.value.details
-    assert sandbox.counts() == {"POST start": 1}
+    assert sandbox.drain_counts() == {"POST start": 1}
 
 
 def test_transient_faults_are_retried_inside_the_plugin(plugin: Plugin, sandbox: Sandbox) -> None:
@@ -215,7 +215,7 @@ def test_transient_faults_are_retried_inside_the_plugin(plugin: Plugin, sandbox:
     )
     state = plugin.up(None, {"campaign_id": "camp_1"})
     assert state.outputs["status"] == "running"
-    assert sandbox.counts() == {"POST start": 4}
+    assert sandbox.drain_counts() == {"POST start": 4}
 
 
 def test_give_up_after_retries_inside_the_plugin(plugin: Plugin, sandbox: Sandbox) -> None:
@@ -224,7 +224,7 @@ def test_give_up_after_retries_inside_the_plugin(plugin: Plugin, sandbox: Sandbo
         PluginError, match=r"campaign camp_1.*gave up after 4 attempts; last result: HTTP 500"
     ):
         plugin.up(None, {"campaign_id": "camp_1"})
-    assert sandbox.counts() == {"POST start": 4}
+    assert sandbox.drain_counts() == {"POST start": 4}
 
 
 @pytest.mark.parametrize(
@@ -251,7 +251,7 @@ def test_check_rejects_bad_input_before_any_request(
     _, failures = plugin.check({}, news)
     assert [p for p, _ in failures] == [prop]
     assert fragment in failures[0][1]
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 def test_check_fills_defaults(plugin: Plugin) -> None:
@@ -274,7 +274,7 @@ def test_missing_key_is_a_check_failure_naming_all_three_ways(sandbox: Sandbox) 
             assert way in failures[0][1]
     finally:
         plug.close()
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 def test_plain_http_config_base_url_is_refused_in_check(sandbox: Sandbox) -> None:
@@ -306,17 +306,17 @@ def test_resource_input_beats_config(plugin: Plugin, sandbox: Sandbox) -> None:
 def test_base_url_input_beats_config(plugin: Plugin, sandbox: Sandbox) -> None:
     with pytest.raises(PluginError, match="could not reach Leadterra"):
         plugin.up(None, {"campaign_id": "camp_1", "base_url": "http://127.0.0.1:9"})
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 def test_api_key_change_alone_is_an_update(plugin: Plugin, sandbox: Sandbox) -> None:
     """A rotated key reaches state at the next up (one idempotent call), never silently kept."""
     state = plugin.up(None, {"campaign_id": "camp_1", "api_key": TEST_KEY})
-    sandbox.counts()
+    sandbox.clear_requests()
     assert plugin.preview(state, {"campaign_id": "camp_1", "api_key": "sk_test_rotated"}) == "update"
     assert plugin.preview(state, {"campaign_id": "camp_1"}) == "update"  # input -> stack config
     assert plugin.preview(state, {"campaign_id": "camp_1", "api_key": TEST_KEY}) == "same"
-    assert sandbox.counts() == {}
+    assert sandbox.drain_counts() == {}
 
 
 def test_provider_blob_change_is_no_diff(plugin: Plugin, sandbox: Sandbox) -> None:

@@ -15,10 +15,10 @@ import pytest
 import requests
 import yaml
 
-from tests.analyzer_driver import Analyzer
-from tests.plugin_driver import PluginStack
-from tests.programs import ROOT, run_program, stack_config
-from tests.sandbox_admin import Sandbox
+from harness.analyzer import Analyzer
+from harness.engine import PluginStack
+from harness.programs import ROOT, run_program, stack_config
+from harness.sandbox import Sandbox
 
 PROMOTION = ROOT / "examples" / "promotion"
 QUICKSTART = ROOT / "examples" / "quickstart" / "__main__.py"

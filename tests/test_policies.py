@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from tests.analyzer_driver import Analyzer
+from harness.analyzer import Analyzer
 
 NO_LIVE = "leadterra-no-live-sends-outside-production"
 HTTPS = "leadterra-https-only"

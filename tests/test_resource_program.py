@@ -9,22 +9,8 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
+from harness.programs import Recorder
 from pulumi_leadterra import CampaignState
-
-
-class Recorder(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        outs = dict(args.inputs)
-        outs.pop("__provider", None)
-        outs.update(status="running", started_at="2025-01-15T11:00:00Z")
-        return args.inputs.get("campaign_id", args.name), outs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        return {}, []
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +24,7 @@ def event_loop_for_pulumi() -> Any:
 
 @pytest.fixture
 def mocks() -> Recorder:
-    recorder = Recorder()
+    recorder = Recorder({"status": "running", "started_at": "2025-01-15T11:00:00Z"})
     pulumi.runtime.set_mocks(recorder, project="leadterra", stack="dev", preview=False)
     return recorder
 

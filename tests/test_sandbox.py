@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.sandbox import Sandbox
 from tests.conftest import TEST_KEY
-from tests.sandbox_admin import Sandbox
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
 

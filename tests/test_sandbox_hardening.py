@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
+from harness.sandbox import Sandbox
 from tests.conftest import TEST_KEY
-from tests.sandbox_admin import Sandbox
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json"}
 

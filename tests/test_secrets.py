@@ -7,9 +7,9 @@ import logging
 import pytest
 from pulumi.runtime import rpc
 
+from harness.engine import PROVIDER_BLOB, Plugin, PluginError
+from harness.sandbox import Sandbox
 from pulumi_leadterra.settings import Settings
-from tests.plugin_driver import PROVIDER_BLOB, Plugin, PluginError
-from tests.sandbox_admin import Sandbox
 
 CONFIG_KEY = "sk_test_CONFIGKEY0123456789"
 INPUT_KEY = "sk_test_INPUTKEY9876543210"

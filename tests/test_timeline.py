@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from tests.analyzer_driver import Analyzer
-from tests.plugin_driver import PluginError, PluginStack
-from tests.sandbox_admin import Sandbox
+from harness.analyzer import Analyzer
+from harness.engine import PluginError, PluginStack
+from harness.sandbox import Sandbox
 
 DEV_KEY = "sk_test_DEVKEY000000000001"
 DEV_KEY_ROTATED = "sk_test_DEVKEY000000000002"

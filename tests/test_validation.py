@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import string
+from unittest.mock import patch
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -38,7 +40,11 @@ def test_non_strings_fail(value: object) -> None:
 
 @given(st.text(max_size=300))
 def test_check_reports_every_bad_id_on_campaign_id_only(campaign_id: str) -> None:
-    provider = CampaignStateProvider()
-    result = provider.check({}, {"campaign_id": campaign_id, "api_key": "sk_test_x"})
+    # Outside the engine the provider reads the environment: give it a clean one, so that a
+    # LEADTERRA_* variable on the machine running the tests cannot change the outcome.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEADTERRA_")}
+    with patch.dict(os.environ, clean, clear=True):
+        provider = CampaignStateProvider()
+        result = provider.check({}, {"campaign_id": campaign_id, "api_key": "sk_test_x"})
     failing = [f.property for f in result.failures]
     assert failing == ([] if campaign_id_problem(campaign_id) is None else ["campaign_id"])

@@ -8,7 +8,6 @@ secret-leak tests can search it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -26,16 +25,10 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from pulumi_leadterra import CampaignStateProvider
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
 
+from .structs import from_struct, to_struct
+
 PROVIDER_BLOB = serialize_provider(CampaignStateProvider())
 _R = TypeVar("_R")
-
-
-def to_struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    return asyncio.run(rpc.serialize_properties(props, {}))
-
-
-def from_struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return rpc.deserialize_properties(struct, keep_unknowns=True)
 
 
 def strip_secrets(props: dict[str, Any]) -> dict[str, Any]:

@@ -24,14 +24,21 @@ class Declared:
     inputs: dict[str, Any]
 
 
-class _Recorder(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
+class Recorder(pulumi.runtime.Mocks):
+    """Pulumi's mocks, recording every resource a program declares.
+
+    Each resource's outputs are its inputs (without ``__provider``), plus ``observed``: what the
+    provider would report (by default, the declared status as the observed one).
+    """
+
+    def __init__(self, observed: Optional[dict[str, Any]] = None) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.observed = observed
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
         outs = {k: v for k, v in args.inputs.items() if k != "__provider"}
-        outs["status"] = args.inputs.get("status")
+        outs.update(self.observed if self.observed is not None else {"status": args.inputs.get("status")})
         return str(args.inputs.get("campaign_id", args.name)), outs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -54,7 +61,7 @@ def stack_config(project_dir: Path, stack: Optional[str]) -> dict[str, str]:
 def run_program(program: Path, project: str, stack: str, config: dict[str, str]) -> list[Declared]:
     """Execute ``program`` (a __main__.py) as the engine would, with mocks instead of the engine."""
     asyncio.set_event_loop(asyncio.new_event_loop())
-    recorder = _Recorder()
+    recorder = Recorder()
     pulumi.runtime.set_mocks(recorder, project=project, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
 

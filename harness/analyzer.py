@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -11,18 +10,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 import grpc
-from google.protobuf import struct_pb2
-from pulumi.runtime import rpc
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
 
+from .structs import to_struct
+
 PACK = Path(__file__).resolve().parent.parent / "examples" / "policy-pack"
 LEVELS = {"advisory": 0, "mandatory": 1, "disabled": 2}
-
-
-def _struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    return asyncio.run(rpc.serialize_properties(props, {}))
 
 
 class Analyzer:
@@ -65,7 +60,7 @@ class Analyzer:
     def configure(self, policy_config: dict[str, tuple[str, dict[str, Any]]]) -> None:
         request = analyzer_pb2.ConfigureAnalyzerRequest(
             policyConfig={
-                name: analyzer_pb2.PolicyConfig(enforcementLevel=LEVELS[level], properties=_struct(props))
+                name: analyzer_pb2.PolicyConfig(enforcementLevel=LEVELS[level], properties=to_struct(props))
                 for name, (level, props) in policy_config.items()
             }
         )
@@ -73,7 +68,7 @@ class Analyzer:
 
     def analyze(self, name: str, props: dict[str, Any], type_: str = CAMPAIGN_STATE_TYPE) -> list[Any]:
         request = analyzer_pb2.AnalyzeRequest(
-            type=type_, properties=_struct(props), urn=_urn(name, type_), name=name
+            type=type_, properties=to_struct(props), urn=_urn(name, type_), name=name
         )
         return list(self.stub.Analyze(request, timeout=30).diagnostics)
 
@@ -82,7 +77,7 @@ class Analyzer:
     ) -> list[Any]:
         request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
-                analyzer_pb2.AnalyzerResource(type=type_, properties=_struct(p), urn=_urn(n, type_), name=n)
+                analyzer_pb2.AnalyzerResource(type=type_, properties=to_struct(p), urn=_urn(n, type_), name=n)
                 for n, p in resources
             ]
         )

@@ -38,7 +38,15 @@ class Sandbox:
         return list(self.admin("GET", "/requests")["requests"])
 
     def counts(self) -> Counter[str]:
-        """Requests by 'METHOD action' (e.g. 'POST start'), then cleared."""
-        counted = Counter(f"{r['method']} {r['path'].rsplit('/', 1)[-1]}" for r in self.requests())
+        """Requests so far by 'METHOD action' (e.g. 'POST start'); the log is left as it is."""
+        return Counter(f"{r['method']} {r['path'].rsplit('/', 1)[-1]}" for r in self.requests())
+
+    def clear_requests(self) -> None:
+        """Empty the request log: what follows is counted from zero."""
         self.admin("DELETE", "/requests")
+
+    def drain_counts(self) -> Counter[str]:
+        """`counts()`, then `clear_requests()`: the requests of one step, and a fresh log."""
+        counted = self.counts()
+        self.clear_requests()
         return counted
