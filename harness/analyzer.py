@@ -27,7 +27,11 @@ class Analyzer:
         config: Optional[dict[str, str]] = None,
         dry_run: bool = True,
         env: Optional[dict[str, str]] = None,
+        python: str = sys.executable,
+        pack: Path = PACK,
     ) -> None:
+        """Start ``pack``'s ``__main__.py`` with ``python``, as the engine does (by default this
+        repository's pack in the current interpreter)."""
         env_vars = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "LEADTERRA_"))}
         env_vars.update(env or {})
         env = env_vars
@@ -38,8 +42,8 @@ class Analyzer:
             PULUMI_CONFIG=json.dumps(config or {}),
         )
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", str(PACK / "__main__.py")],
-            cwd=PACK,
+            [python, "-u", str(pack / "__main__.py")],
+            cwd=pack,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
