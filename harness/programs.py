@@ -45,9 +45,12 @@ class Recorder(pulumi.runtime.Mocks):
         return {}, []
 
 
-def stack_config(project_dir: Path, stack: Optional[str]) -> dict[str, str]:
-    """A stack file's config as the engine hands it to a program: namespaced keys, JSON objects."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+def stack_config(
+    project_dir: Path, stack: Optional[str], project_file: Optional[Path] = None
+) -> dict[str, str]:
+    """A stack file's config as the engine hands it to a program: namespaced keys, JSON objects.
+    (ESC environments listed in the file would add to it; the examples keep only keys there.)"""
+    project = yaml.safe_load((project_file or project_dir / "Pulumi.yaml").read_text())["name"]
     if stack is None:
         return {}
     raw = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()).get("config", {})

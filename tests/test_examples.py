@@ -4,6 +4,7 @@ workflow's structure, and `make demo` (its clean stop here, and its full path th
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -19,19 +20,25 @@ from harness.analyzer import Analyzer
 from harness.engine import PluginStack
 from harness.programs import ROOT, run_program, stack_config
 from harness.sandbox import Sandbox
+from pulumi_leadterra.sandbox import SandboxServer
+from pulumi_leadterra.sandbox.cli import parse_seed
 
 PROMOTION = ROOT / "examples" / "promotion"
 QUICKSTART = ROOT / "examples" / "quickstart" / "__main__.py"
 WORKFLOW = ROOT / "examples" / "gitops" / ".github" / "workflows" / "leadterra.yml"
 
 
-def _load_demo() -> Any:
-    spec = importlib.util.spec_from_file_location("leadterra_demo", ROOT / "examples" / "demo.py")
+def _load_example(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def _load_demo() -> Any:
+    return _load_example("leadterra_demo", ROOT / "examples" / "demo.py")
 
 
 def test_root_project_runs_the_quickstart() -> None:
@@ -49,24 +56,59 @@ def test_quickstart_declares_two_campaigns() -> None:
 
 
 EXPECTED_STACKS = {
-    "dev": {"camp_q3_vp_sales": "running", "camp_q4_cfo_outreach": "running", "camp_legacy": "paused"},
-    "staging": {"camp_q3_vp_sales": "running", "camp_legacy": "paused"},
-    "prod": {"camp_legacy": "paused"},
+    "dev": {
+        "q3-vp-sales": ("camp_q3_vp_sales", "running"),
+        "q4-cfo-outreach": ("camp_q4_cfo_outreach", "running"),
+        "legacy": ("camp_legacy", "paused"),
+    },
+    "staging": {"q3-vp-sales": ("camp_q3_vp_sales", "running"), "legacy": ("camp_legacy", "paused")},
+    "prod": {"legacy": ("camp_7f3k2m9q", "paused")},
 }
 
 
 @pytest.mark.parametrize("stack", sorted(EXPECTED_STACKS))
-def test_promotion_stack_declares_its_campaigns(stack: str) -> None:
+def test_promotion_stack_maps_logical_names_to_its_own_ids(stack: str) -> None:
     config = stack_config(PROMOTION, stack)
     declared = run_program(PROMOTION / "__main__.py", "leadterra-promotion", stack, config)
-    assert {d.inputs["campaign_id"]: d.inputs["status"] for d in declared} == EXPECTED_STACKS[stack]
-    assert all(d.name == d.inputs["campaign_id"] for d in declared)
-    by_id = {d.inputs["campaign_id"]: d.inputs for d in declared}
+    assert {d.name: (d.inputs["campaign_id"], d.inputs["status"]) for d in declared} == EXPECTED_STACKS[stack]
+    by_name = {d.name: d.inputs for d in declared}
     if stack == "prod":
-        assert "leadterra:baseUrl" not in config and by_id["camp_legacy"]["pause_on_delete"] is True
+        assert "leadterra:baseUrl" not in config and by_name["legacy"]["pause_on_delete"] is True
     else:
         assert config["leadterra:baseUrl"].startswith("http://127.0.0.1:")
-        assert by_id["camp_q3_vp_sales"]["reconcile"] is True
+        assert by_name["q3-vp-sales"]["reconcile"] is True
+    # The key comes from the stack's own Pulumi ESC environment, never from the stack file.
+    raw = yaml.safe_load((PROMOTION / f"Pulumi.{stack}.yaml").read_text())
+    assert raw["environment"] == [f"leadterra/{stack}"] and "leadterra:apiKey" not in raw["config"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_a_sandbox_seeded_from_the_stack_file_runs_its_declarations(stack: str, tmp_path: Path) -> None:
+    """CI seeds each sandbox from the stack file itself: a campaign added there (and nowhere
+    else) is created, started or paused by the first up."""
+    stack_file = tmp_path / f"Pulumi.{stack}.yaml"
+    raw = yaml.safe_load((PROMOTION / f"Pulumi.{stack}.yaml").read_text())
+    raw["config"]["leadterra-promotion:campaigns"]["brand-new"] = {
+        "id": "camp_brand_new",
+        "status": "running",
+    }
+    stack_file.write_text(yaml.safe_dump(raw))
+    seed = tmp_path / "seed.json"
+    seed.write_text(
+        json.dumps(_load_example("sandbox_seed", PROMOTION / "sandbox_seed.py").seed_for(stack_file))
+    )
+    config = stack_config(tmp_path, stack, project_file=PROMOTION / "Pulumi.yaml")
+    declared = run_program(PROMOTION / "__main__.py", "leadterra-promotion", stack, config)
+    with SandboxServer(campaigns=parse_seed(seed)) as server:
+        sandbox = Sandbox(server.url)
+        program = {d.name: d.inputs for d in declared}
+        plugin_stack = PluginStack(
+            lambda: program, {"leadterra:baseUrl": server.url, "leadterra:apiKey": "sk_test_ci"}
+        )
+        assert plugin_stack.up() == {"create": len(program)}
+        for name, inputs in program.items():
+            assert sandbox.status(inputs["campaign_id"]) == inputs["status"], name
+        assert sandbox.status("camp_brand_new") == "running"
 
 
 @pytest.mark.parametrize("stack", sorted(EXPECTED_STACKS))
@@ -102,49 +144,7 @@ def test_dev_without_its_sandbox_url_is_blocked() -> None:
         blocked = [d.name for d in declared if analyzer.analyze(d.name, d.inputs)]
     finally:
         analyzer.close()
-    assert sorted(blocked) == ["camp_q3_vp_sales", "camp_q4_cfo_outreach"]
-
-
-def test_gitops_workflow_is_valid_and_references_real_files() -> None:
-    workflow = yaml.safe_load(WORKFLOW.read_text())
-    triggers = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
-    assert set(triggers) == {"pull_request", "push", "schedule", "workflow_dispatch"}
-    assert triggers["push"]["branches"] == ["main"]
-    env = workflow["env"]
-    assert (ROOT / env["WORK_DIR"] / "Pulumi.yaml").exists()
-    assert (ROOT / env["POLICY_PACK"] / "PulumiPolicy.yaml").exists()
-    jobs = workflow["jobs"]
-    assert jobs["up-staging"]["needs"] == "up-dev" and jobs["up-prod"]["needs"] == "up-staging"
-    for job, environment, stack in [
-        ("up-dev", "dev", "dev"),
-        ("up-staging", "staging", "staging"),
-        ("up-prod", "production", "prod"),
-    ]:
-        assert jobs[job]["environment"] == environment
-        (action,) = [s for s in jobs[job]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
-        assert action["with"]["command"] == "up" and action["with"]["stack-name"].endswith(f"/{stack}")
-        assert action["env"]["LEADTERRA_API_KEY"].startswith("${{ secrets.")
-        assert (PROMOTION / f"Pulumi.{stack}.yaml").exists()
-    (preview,) = [s for s in jobs["preview"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
-    assert (
-        preview["with"]["command"] == "preview" and preview["with"]["policyPacks"] == "${{ env.POLICY_PACK }}"
-    )
-    assert "secrets[" in preview["env"]["LEADTERRA_API_KEY"]
-    # Healing is a property of the run: only the scheduled job heals; previews and merges never.
-    assert preview["env"]["LEADTERRA_HEAL"] == "false"
-    for job in ("up-dev", "up-staging", "up-prod"):
-        (action,) = [s for s in jobs[job]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
-        assert action["env"]["LEADTERRA_HEAL"] == "false"
-    assert "schedule" in jobs["heal"]["if"] and jobs["heal"]["concurrency"] == jobs["up-prod"]["concurrency"]
-    (heal,) = [s for s in jobs["heal"]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
-    assert heal["with"]["command"] == "up" and heal["with"]["refresh"] is True
-    assert heal["env"]["LEADTERRA_HEAL"] == "true" and heal["with"]["stack-name"].endswith("/prod")
-    assert "LEADTERRA_PAUSE_ALL" in workflow["env"]
-    for job in jobs.values():
-        for step in job["steps"]:
-            for path in str(step.get("run", "")).split():
-                if path.startswith("examples/"):
-                    assert (ROOT / path).exists(), path
+    assert sorted(blocked) == ["q3-vp-sales", "q4-cfo-outreach"]
 
 
 def test_demo_without_a_cli_stops_cleanly_with_one_sentence(tmp_path: Path) -> None:
