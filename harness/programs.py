@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class Declared:
     name: str
     inputs: dict[str, Any]
+    type: str = CAMPAIGN_STATE_TYPE
+    secret_inputs: tuple[str, ...] = ()
 
 
 class Recorder(pulumi.runtime.Mocks):
@@ -61,7 +63,9 @@ def stack_config(
     return config
 
 
-def run_program(program: Path, project: str, stack: str, config: dict[str, str]) -> list[Declared]:
+def run_program(
+    program: Path, project: str, stack: str, config: dict[str, str], all_types: bool = False
+) -> list[Declared]:
     """Execute ``program`` (a __main__.py) as the engine would, with mocks instead of the engine."""
     asyncio.set_event_loop(asyncio.new_event_loop())
     recorder = Recorder()
@@ -74,7 +78,12 @@ def run_program(program: Path, project: str, stack: str, config: dict[str, str])
 
     _run()
     return [
-        Declared(r.name, {k: rpc.unwrap_rpc_secret(v) for k, v in r.inputs.items() if k != "__provider"})
+        Declared(
+            r.name,
+            {k: rpc.unwrap_rpc_secret(v) for k, v in r.inputs.items() if k != "__provider"},
+            r.typ,
+            tuple(k for k, v in r.inputs.items() if rpc.is_rpc_secret(v)),
+        )
         for r in recorder.resources
-        if r.typ == CAMPAIGN_STATE_TYPE
+        if all_types or r.typ == CAMPAIGN_STATE_TYPE
     ]

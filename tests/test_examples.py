@@ -206,3 +206,71 @@ def test_demo_path_through_the_plugin(tmp_path: Path) -> None:
         ]
     finally:
         server.stop()
+
+
+# --- continuous operation: the Kubernetes Operator and Pulumi Deployments -----------------------
+OPERATOR = ROOT / "examples" / "operator"
+DEPLOYMENTS = ROOT / "examples" / "deployments"
+
+
+def _operator(extra: dict[str, str] | None = None) -> dict[str, Any]:
+    config = {**stack_config(OPERATOR, "prod"), "leadterra-operator:leadterraApiKey": "sk_live_from_config"}
+    config.update(extra or {})
+    declared = run_program(OPERATOR / "__main__.py", "leadterra-operator", "prod", config, all_types=True)
+    return {d.type: d for d in declared}
+
+
+def test_operator_stack_heals_on_every_resync_with_the_key_from_a_secret() -> None:
+    declared = _operator()
+    stack = declared["kubernetes:pulumi.com/v1:Stack"]
+    spec = stack.inputs["spec"]
+    assert stack.inputs["apiVersion"] == "pulumi.com/v1" and stack.inputs["kind"] == "Stack"
+    assert spec["stack"] == "acme/leadterra-promotion/prod" and spec["repoDir"] == "examples/promotion"
+    assert (PROMOTION / "Pulumi.prod.yaml").exists()
+    assert spec["resyncFrequencySeconds"] == 900 >= 60
+    assert spec["continueResyncOnCommitMatch"] is True and spec["refresh"] is True
+    assert spec["destroyOnFinalize"] is False
+    env = spec["envRefs"]
+    assert env["LEADTERRA_HEAL"] == {"type": "Literal", "literal": {"value": "true"}}
+    assert env["LEADTERRA_PAUSE_ALL"]["literal"]["value"] == "false"
+    assert (
+        env["LEADTERRA_API_KEY"]["type"] == "Secret" and env["LEADTERRA_API_KEY"]["secret"]["key"] == "apiKey"
+    )
+    secret = declared["kubernetes:core/v1:Secret"]
+    assert secret.inputs["stringData"] == {"apiKey": "sk_live_from_config"}
+    assert "stringData" in secret.secret_inputs  # the key stays a secret on its way to the cluster
+
+
+def test_operator_brake_and_resync_bounds() -> None:
+    spec = _operator({"leadterra-operator:pauseAll": "true"})["kubernetes:pulumi.com/v1:Stack"].inputs["spec"]
+    assert spec["envRefs"]["LEADTERRA_PAUSE_ALL"]["literal"]["value"] == "true"
+    with pytest.raises(Exception, match="at least 60 seconds"):
+        _operator({"leadterra-operator:resyncFrequencySeconds": "30"})
+
+
+def test_deployments_detect_drift_and_heal_on_schedule_only() -> None:
+    config = stack_config(DEPLOYMENTS, "prod")
+    declared = {
+        d.type: d.inputs
+        for d in run_program(
+            DEPLOYMENTS / "__main__.py", "leadterra-deployments", "prod", config, all_types=True
+        )
+    }
+    settings = declared["pulumiservice:index:DeploymentSettings"]
+    assert (settings["organization"], settings["project"], settings["stack"]) == (
+        "acme",
+        "leadterra-promotion",
+        "prod",
+    )
+    assert settings["sourceContext"]["git"]["repoDir"] == "examples/promotion"
+    # Deployments runs only the schedules, so every one of its runs may heal; PRs and merges
+    # stay in the GitOps workflow, which never heals.
+    assert settings["github"]["deployCommits"] is False and settings["github"]["previewPullRequests"] is False
+    assert settings["operationContext"]["environmentVariables"] == {
+        "LEADTERRA_HEAL": "true",
+        "LEADTERRA_PAUSE_ALL": "false",
+    }
+    drift = declared["pulumiservice:index:DriftSchedule"]
+    assert drift["autoRemediate"] is False and drift["scheduleCron"] == "*/30 * * * *"
+    heal = declared["pulumiservice:index:DeploymentSchedule"]
+    assert heal["pulumiOperation"] == "update" and heal["scheduleCron"] == "17 * * * *"
