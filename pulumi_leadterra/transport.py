@@ -15,6 +15,8 @@ watchdog shuts the socket of the request in flight when the call's deadline pass
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
 import socket
 import threading
@@ -35,7 +37,7 @@ _current = threading.local()
 
 
 class Deadline:
-    """The wall-clock end of one call (all its attempts). While armed, a watchdog timer shuts
+    """The wall-clock end of one call (all its attempts). Once armed, the shared watchdog shuts
     down the socket of the request in flight at that moment, so no byte pattern outlasts it."""
 
     def __init__(self, seconds: float) -> None:
@@ -43,7 +45,7 @@ class Deadline:
         self.expired = False
         self._lock = threading.Lock()
         self._connection: Optional[HTTPConnection] = None
-        self._timer: Optional[threading.Timer] = None
+        self._armed = False
 
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
@@ -56,22 +58,55 @@ class Deadline:
                 _shut(connection)
 
     def arm(self) -> None:
-        timer = threading.Timer(self.remaining(), self._expire)
-        timer.daemon = True
-        self._timer = timer
-        timer.start()
+        if not self._armed:
+            self._armed = True
+            _WATCHDOG.add(self)
 
     def disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        """The attempt is over: nothing of it is left to shut."""
         with self._lock:
             self._connection = None
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
             self.expired = True
             if self._connection is not None:
                 _shut(self._connection)
+
+
+class _Watchdog:
+    """One thread for every deadline of the process (a thread per request would cost more than
+    the request): it sleeps until the earliest deadline, expires it, and waits for the next."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._thread: Optional[threading.Thread] = None
+
+    def add(self, deadline: Deadline) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.at, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="leadterra-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                at, _, deadline = self._heap[0]
+                wait = at - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            deadline.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shut(connection: HTTPConnection) -> None:
@@ -189,7 +224,7 @@ class Transport:
             raise requests.Timeout("the call's time budget is spent")
         timeout = (min(connect_timeout, remaining), min(read_timeout, remaining))
         _current.deadline = deadline
-        deadline.arm()
+        deadline.arm()  # once per call: the watchdog keeps it until it passes
         try:
             return self._session().request(
                 method,
