@@ -1,26 +1,20 @@
-"""The lifecycle of a CampaignState: check, diff, create, read, update, delete.
+"""The dynamic provider: `Lifecycle` adapted to ``python -m pulumi.dynamic``.
 
-This class runs inside the engine's plugin process (``python -m pulumi.dynamic``), unpickled from
-the ``__provider`` property. It is pickled *by reference* and carries no state of its own across
-the pickle (see ``__getstate__``): configuration and HTTP clients are built in the plugin process,
-so the blob stays a few dozen bytes, identical on every run, and free of credentials.
+This class runs inside the engine's plugin process, unpickled from the ``__provider`` property.
+It is pickled *by reference* (``pulumi_leadterra.provider.CampaignStateProvider``: existing stacks'
+state names it, so it stays here) and carries no state across the pickle: configuration and HTTP
+clients are built in the plugin process, so the blob stays a few dozen bytes, identical on every
+run, and free of credentials.
 
-Requests per call, as the README documents and the tests assert: check 0 (1 GET stats with
-``leadterra:preflight`` for a create or a move to running), diff 0, create 1, update 1, read 1
-(GET stats), delete 0 (1 with pause_on_delete). A refused key on read or delete costs one more
-request per other key that could be the working one.
-
-Run-level settings (read once per plugin process, so they describe the whole run):
-``leadterra:heal`` re-asserts ``reconcile=True`` resources; ``leadterra:pauseAll`` (the incident
-brake) holds every resource paused whatever it declares.
+What it adapts: the dynamic server hands over secrets unwrapped or in RPC envelopes and unknowns
+as `Unknown` objects or a sentinel string; `Lifecycle` wants plain values. On the way back the key
+leaves only inside a secret envelope (the server answers ``acceptSecrets=False``, so nothing else
+would mark it), and unknowns go back as the sentinel.
 """
 
 from __future__ import annotations
 
-import re
-import threading
-from collections.abc import Callable
-from typing import Any, Optional, TypeVar
+from typing import Any, Optional
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -35,429 +29,79 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from .client import LeadterraClient
-from .errors import (
-    AuthenticationError,
-    ConfigurationError,
-    LeadterraError,
-    NoLeadsEnrolledError,
-    UnexpectedStatusError,
-)
-from .settings import MISSING_KEY_MESSAGE, RetryPolicy, Settings, base_url_problem, key_problem
+from .lifecycle import STATUSES, UNKNOWN, Lifecycle, campaign_id_problem
+from .settings import Settings
 
 __all__ = ["CampaignStateProvider", "STATUSES", "campaign_id_problem"]
 
-STATUSES = ("running", "paused")
-#: What Leadterra may report for a campaign this resource holds; anything else is an error.
-_OBSERVABLE = ("running", "paused", "draft")
-_NOT_SENDING = ("paused", "draft")
-_KEY_SOURCES = ("input", "config", "environment")
-_CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-_BOOLEANS = ("reconcile", "pause_on_delete")
-# Inputs whose change is applied in place by one idempotent call.
-_UPDATABLE = ("reconcile", "pause_on_delete", "base_url", "api_key_source")
-
-_T = TypeVar("_T")
+_SECRET_PROPERTY = "api_key"  # noqa: S105 - a property name, not a password
 
 
-def campaign_id_problem(value: Any) -> Optional[str]:
-    """Why ``value`` is not a campaign id we will put in a URL path, or None when it is fine."""
-    if isinstance(value, str) and _CAMPAIGN_ID.fullmatch(value):
-        return None
-    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-    return (
-        f"campaign_id must be 1-128 characters, each a letter, digit, '_' or '-' (like camp_123); got {shown}"
-    )
+def _plain(props: dict[str, Any]) -> dict[str, Any]:
+    """Top-level values as `Lifecycle` wants them: secrets unwrapped, unknowns as `UNKNOWN`."""
+    plain = {}
+    for name, value in props.items():
+        value = rpc.unwrap_rpc_secret(value)
+        plain[name] = UNKNOWN if isinstance(value, Unknown) or value == rpc.UNKNOWN else value
+    return plain
 
 
-def _unknown(value: Any) -> bool:
-    # The dynamic server deserializes Check and Diff with keep_unknowns, which yields Unknown
-    # objects; other paths carry the sentinel string.
-    return isinstance(value, Unknown) or bool(value == rpc.UNKNOWN)
-
-
-def _secret_value(value: Any) -> Any:
-    """The value inside an RPC secret envelope, if it is one (the engine may or may not strip it)."""
-    return rpc.unwrap_rpc_secret(value)
-
-
-def _satisfies(observed: Any, desired: Any) -> bool:
-    # Pausing a draft is a documented no-op that leaves it draft, so draft is as paused as it
-    # will ever get; demanding "paused" there would be a diff that never goes away.
-    return bool(observed == desired or (desired == "paused" and observed == "draft"))
-
-
-def _count(value: Any) -> Optional[float]:
-    # State numbers come back as floats; a bool is not a count.
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _infer_from_stats(props: dict[str, Any], stats: dict[str, Any]) -> tuple[Any, Any, Optional[float]]:
-    """(status, drift, sent baseline) after a refresh.
-
-    The API reports no status, but a campaign recorded paused whose ``sent`` grew since the last
-    refresh is sending: that is reported as running (an inference, said in ``drift``), so that
-    refresh shows the drift and the next ``up`` pauses it. Never the other way: a quiet running
-    campaign may just be between sequence steps.
-    """
-    status, drift = props.get("status"), props.get("drift")
-    sent, baseline = _count(stats.get("sent")), _count(props.get("sent_baseline"))
-    if status in _NOT_SENDING and sent is not None and baseline is not None and sent > baseline:
-        drift = (
-            f"inferred running: stats.sent grew from {baseline:g} to {sent:g} since the last refresh "
-            f"while the campaign was recorded {status} (someone resumed it outside Pulumi?)"
-        )
-        return "running", drift, None
-    return status, drift, sent if status in _NOT_SENDING else None
+def _wire(props: dict[str, Any]) -> dict[str, Any]:
+    """Values for the dynamic server: the key in a secret envelope, unknowns as the sentinel."""
+    wire = {name: rpc.UNKNOWN if value is UNKNOWN else value for name, value in props.items()}
+    if wire.get(_SECRET_PROPERTY) is not None:
+        wire[_SECRET_PROPERTY] = rpc.wrap_rpc_secret(wire[_SECRET_PROPERTY])
+    return wire
 
 
 class CampaignStateProvider(ResourceProvider):
     """Holds one Leadterra campaign running or paused. Constructible with no arguments."""
 
-    # --- pickling: by reference, no state -------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        # Whatever configure() cached (settings with the key, HTTP clients, a lock) stays in
-        # this process; the engine's state only ever gets the class reference. (An empty state
-        # means unpickling restores nothing: configure() builds everything in the plugin.)
+        # Whatever configure() built (settings with the key, HTTP clients) stays in this process;
+        # the engine's state only ever gets the class reference. (An empty state means
+        # unpickling restores nothing: configure() builds everything in the plugin.)
         return {}
 
-    # --- configuration ---------------------------------------------------------------------
     def configure(self, req: ConfigureRequest) -> None:
         """Read stack config once per plugin process; the environment fills the gaps."""
-        self._settings = Settings.load(req.config.get)
-        self._clients: dict[tuple[str, str, RetryPolicy], LeadterraClient] = {}
-        self._lock = threading.Lock()
+        self._core = Lifecycle(Settings.load(req.config.get))
 
-    def _get_settings(self) -> Settings:
-        settings: Optional[Settings] = getattr(self, "_settings", None)
-        if settings is None:
+    @property
+    def core(self) -> Lifecycle:
+        core: Optional[Lifecycle] = getattr(self, "_core", None)
+        if core is None:
             # Used outside the engine (tests, scripts): environment only.
             self.configure(ConfigureRequest(_NoConfig()))  # type: ignore[arg-type]
-            settings = self._settings
-        return settings
+            core = self._core
+        return core
 
-    def _client(self, base_url: str, key: str, retry: Optional[RetryPolicy] = None) -> LeadterraClient:
-        policy = retry or self._get_settings().retry
-        with self._lock:
-            client = self._clients.get((base_url, key, policy))
-            if client is None:
-                client = LeadterraClient(base_url, key, policy)
-                self._clients[(base_url, key, policy)] = client
-            return client
-
-    # --- check: validate and default; no network unless preflight is on -------------------------
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        settings = self._get_settings()
-        failures = [CheckFailure(prop, reason) for prop, reason in settings.problems]
-        inputs = dict(news)
+        inputs, failures = self.core.check(_plain(olds), _plain(news))
+        return CheckResult(_wire(inputs), [CheckFailure(prop, reason) for prop, reason in failures])
 
-        campaign_id = news.get("campaign_id")
-        if not _unknown(campaign_id):
-            problem = campaign_id_problem(campaign_id)
-            if problem:
-                failures.append(CheckFailure("campaign_id", problem))
-
-        inputs.setdefault("status", "running")
-        status = inputs["status"]
-        if not _unknown(status) and status not in STATUSES:
-            failures.append(CheckFailure("status", f"status must be 'running' or 'paused'; got {status!r}"))
-
-        for name in _BOOLEANS:
-            inputs.setdefault(name, False)
-            value = inputs[name]
-            if not _unknown(value) and not isinstance(value, bool):
-                failures.append(
-                    CheckFailure(name, f"{name} must be True or False; got {type(value).__name__}")
-                )
-
-        base_url = news.get("base_url")
-        if base_url is not None and not _unknown(base_url):
-            problem = base_url_problem(base_url) if isinstance(base_url, str) else "base_url must be a string"
-            if problem:
-                failures.append(CheckFailure("base_url", problem))
-        elif base_url is None:
-            try:
-                settings.resolve_base_url(None)
-            except ConfigurationError as exc:
-                failures.append(CheckFailure("base_url", exc.api_message))
-
-        key = self._check_key(news.get("api_key"), inputs, failures)
-
-        if settings.pause_all:
-            # The incident brake: every resource of the stack is held paused, whatever it
-            # declares. Rewriting the checked input makes the preview show "running => paused".
-            inputs["status"] = "paused"
-
-        if settings.preflight and not failures and key is not None and not _unknown(campaign_id):
-            failures.extend(self._preflight(olds, inputs, key))
-        return CheckResult(inputs, failures)
-
-    def _check_key(self, raw: Any, inputs: dict[str, Any], failures: list[CheckFailure]) -> Optional[str]:
-        """Record the key this resource will use, and where it comes from, in its inputs.
-
-        Both reach state (the key only inside a secret envelope), so that a rotation or a move
-        between ``api_key=``, stack config and the environment shows up as an update at the
-        next ``up`` instead of leaving a revoked key behind for refresh and destroy.
-        """
-        input_key = _secret_value(raw)
-        if _unknown(input_key):
-            inputs["api_key_source"] = "input"
-            return None
-        if input_key is not None:
-            problem = key_problem(input_key)
-            if problem:
-                failures.append(CheckFailure("api_key", f"api_key {problem}"))
-                inputs.pop("api_key", None)
-                return None
-        try:
-            key, source = self._get_settings().resolve_key(input_key)
-        except ConfigurationError as exc:
-            failures.append(CheckFailure("api_key", exc.api_message))
-            return None
-        inputs["api_key"] = rpc.wrap_rpc_secret(key)
-        inputs["api_key_source"] = source
-        return str(key)
-
-    def _preflight(self, olds: dict[str, Any], inputs: dict[str, Any], key: str) -> list[CheckFailure]:
-        """One ``GET .../stats`` for a resource about to be created or moved to running.
-
-        Fails the preview on what the ``up`` would certainly hit: an unknown campaign, a refused
-        key, or (when it is about to start) no enrolled leads. Anything else, transient or not,
-        is left for the ``up`` to report: a flaky API must not block a pull request.
-        """
-        campaign_id, status = str(inputs["campaign_id"]), inputs.get("status")
-        creating = olds.get("campaign_id") != campaign_id
-        starting = status == "running" and (creating or olds.get("status") != "running")
-        if not (creating or starting):
-            return []
-        settings = self._get_settings()
-        url = settings.resolve_base_url(inputs.get("base_url"))
-        one_try = RetryPolicy(
-            max_attempts=1,
-            budget=settings.retry.budget,
-            connect_timeout=settings.retry.connect_timeout,
-            read_timeout=settings.retry.read_timeout,
-        )
-        try:
-            stats = self._client(url, key, one_try).stats(campaign_id)
-        except AuthenticationError as exc:
-            return [CheckFailure("api_key", f"preflight: {exc}")]
-        except LeadterraError as exc:
-            return [CheckFailure("campaign_id", f"preflight: {exc}")] if exc.campaign_gone else []
-        if starting and _count(stats.get("totalEnrolled")) == 0:
-            error = NoLeadsEnrolledError(
-                "has no enrolled leads (preflight: stats.totalEnrolled is 0), so start would fail",
-                campaign_id=campaign_id,
-                code="no_leads_enrolled",
-            )
-            return [CheckFailure("campaign_id", f"preflight: {error}")]
-        return []
-
-    # --- diff: compare desired inputs with stored outputs, no network -------------------------
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        settings = self._get_settings()
-        replaces: list[str] = []
-        changed: list[str] = []
+        changes, replaces = self.core.diff(_plain(olds), _plain(news))
+        return DiffResult(changes=changes, replaces=replaces, stables=[], delete_before_replace=False)
 
-        new_id = news.get("campaign_id")
-        if _unknown(new_id) or new_id != olds.get("campaign_id"):
-            replaces.append("campaign_id")
-
-        desired = "paused" if settings.pause_all else news.get("status", "running")
-        if _unknown(desired) or not _satisfies(olds.get("status"), desired):
-            changed.append("status")
-
-        for name in _UPDATABLE:
-            default = False if name in _BOOLEANS else None
-            new = news.get(name, default)
-            if _unknown(new) or new != olds.get(name, default):
-                changed.append(name)
-
-        new_key = _secret_value(news.get("api_key"))
-        if _unknown(new_key) or new_key != _secret_value(olds.get("api_key")):
-            changed.append("api_key")
-
-        # Healing is a property of the run, not of the resource: reconcile=True marks the
-        # campaign as owned by Git, and only a run with leadterra:heal re-asserts it. Without
-        # heal, an unchanged resource diffs to nothing, so pull-request previews stay quiet.
-        heal = settings.heal and news.get("reconcile") is True
-        return DiffResult(
-            changes=bool(replaces or changed or heal),
-            replaces=replaces,
-            stables=[],
-            delete_before_replace=False,
-        )
-
-    # --- create / update: exactly one idempotent call ------------------------------------------
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._apply(props, previous={})
-        return CreateResult(outs["campaign_id"], outs)
+        outs = self.core.create(_plain(props))
+        return CreateResult(outs["campaign_id"], _wire(outs))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        # The engine replaces stored outputs with what we return: return all of them.
-        return UpdateResult(self._apply(news, previous=olds))
+        return UpdateResult(_wire(self.core.update(_plain(olds), _plain(news))))
 
-    def _apply(self, props: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
-        settings = self._get_settings()
-        settings.raise_problems()
-        campaign_id = props["campaign_id"]
-        # The brake is checked here too: whatever inputs arrive, no start leaves while it is on.
-        desired = "paused" if settings.pause_all else props.get("status", "running")
-        key = _secret_value(props.get("api_key"))
-        source = props.get("api_key_source")
-        if not key:
-            key, source = settings.resolve_key(None)
-        elif source not in _KEY_SOURCES:
-            source = "input"
-        client = self._client(settings.resolve_base_url(props.get("base_url")), key)
-        body = client.start(campaign_id) if desired == "running" else client.pause(campaign_id)
-
-        reported = body.get("status")
-        if reported not in _OBSERVABLE:
-            raise UnexpectedStatusError(
-                f"Leadterra reported status {reported!r} after "
-                f"{'start' if desired == 'running' else 'pause'}",
-                campaign_id=campaign_id,
-            )
-        if not _satisfies(reported, desired):
-            raise LeadterraError(
-                f"asked for {desired} but Leadterra reported {reported}",
-                campaign_id=campaign_id,
-            )
-        started_at = body.get("startedAt") or previous.get("started_at")
-        paused_at = None if reported == "running" else body.get("pausedAt") or previous.get("paused_at")
-        moved = (
-            reported != previous.get("status")
-            or started_at != previous.get("started_at")
-            or paused_at != previous.get("paused_at")
-        )
-        return self._outputs(
-            {**props, "api_key": key, "api_key_source": source},
-            status=reported,
-            started_at=started_at,
-            paused_at=paused_at,
-            healed_at=self._healed_at(previous, desired, reported, body),
-            stats=previous.get("stats"),
-            # A pause or resume made now invalidates the sends baseline of the last refresh.
-            sent_baseline=None if moved else previous.get("sent_baseline"),
-        )
-
-    @staticmethod
-    def _healed_at(previous: dict[str, Any], desired: str, reported: str, body: dict[str, Any]) -> Any:
-        """When this call undid a change made outside Pulumi, the API's timestamp of it.
-
-        State said the campaign already was as declared (or refresh had inferred drift), yet the
-        API's ``startedAt``/``pausedAt`` moved: so the call resumed or paused it for real.
-        """
-        healed_at = previous.get("healed_at")
-        if not previous or not (_satisfies(previous.get("status"), desired) or previous.get("drift")):
-            return healed_at
-        if desired == "running":
-            stamp, before = body.get("startedAt"), previous.get("started_at")
-        elif reported == "paused":
-            stamp, before = body.get("pausedAt"), previous.get("paused_at")
-        else:
-            return healed_at
-        return stamp if stamp and stamp != before else healed_at
-
-    @staticmethod
-    def _outputs(props: dict[str, Any], **observed: Any) -> dict[str, Any]:
-        outs: dict[str, Any] = {
-            "campaign_id": props["campaign_id"],
-            "reconcile": props.get("reconcile", False),
-            "pause_on_delete": props.get("pause_on_delete", False),
-            **observed,
-        }
-        if props.get("base_url") is not None:
-            outs["base_url"] = props["base_url"]
-        api_key = _secret_value(props.get("api_key"))
-        if api_key is not None:
-            # Kept so that refresh and destroy can authenticate as the resource did, and so that
-            # a rotation shows as a diff; sent back marked secret, so the engine stores it
-            # encrypted, never in plain text.
-            outs["api_key"] = rpc.wrap_rpc_secret(api_key)
-        if props.get("api_key_source") in _KEY_SOURCES:
-            outs["api_key_source"] = props["api_key_source"]
-        return outs
-
-    # --- calls on an existing campaign: the working key ---------------------------------------
-    def _with_working_key(self, props: dict[str, Any], call: Callable[[LeadterraClient], _T]) -> _T:
-        """Run a read or a pause with the key most likely to work, then the other one on a 401.
-
-        State names where the key came from. A key given as input is tried first (it is what
-        the resource used); otherwise the stack config or environment key of *this* run comes
-        first. After a rotation the other one is then the working key, so a revoked key never
-        blocks a refresh or a destroy. Only reads and pauses come here: never a start.
-        """
-        settings = self._get_settings()
-        stored = _secret_value(props.get("api_key"))
-        source = props.get("api_key_source") or ("input" if stored else None)
-        ordered = [stored, settings.api_key] if source == "input" else [settings.api_key, stored]
-        keys: list[str] = []
-        for key in ordered:
-            if isinstance(key, str) and key not in keys and key_problem(key) is None:
-                keys.append(key)
-        if not keys:
-            raise ConfigurationError(MISSING_KEY_MESSAGE)
-        url = settings.resolve_base_url(props.get("base_url"))
-        for index, key in enumerate(keys):
-            try:
-                return call(self._client(url, key))
-            except AuthenticationError:
-                if index == len(keys) - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    # --- read (refresh, import): one GET, never a POST ------------------------------------------
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh: the latest stats, and drift inferred from them. Import: the campaign by id.
+        read_id, outs, inputs = self.core.read(id_, _plain(props))
+        return ReadResult(read_id, _wire(outs), None if inputs is None else _wire(inputs))
 
-        Only HTTP 404 with the API's code ``campaign_not_found`` drops a resource: a 401, a
-        5xx or a bare 404 (a wrong base URL, a proxy page) is an error, and state stays.
-        """
-        imported = "campaign_id" not in props
-        campaign_id = props.get("campaign_id") or id_
-        if imported:
-            problem = campaign_id_problem(campaign_id)
-            if problem:
-                raise ConfigurationError(f"cannot read a campaign by this id: {problem}")
-        try:
-            stats = self._with_working_key(props, lambda client: client.stats(campaign_id))
-        except LeadterraError as exc:
-            if exc.campaign_gone:
-                return ReadResult("", {})
-            raise
-        if imported:
-            outs = {"campaign_id": campaign_id, "stats": stats, "reconcile": False, "pause_on_delete": False}
-            return ReadResult(campaign_id, outs, {"campaign_id": campaign_id})
-        status, drift, baseline = _infer_from_stats(props, stats)
-        outs = self._outputs(
-            props,
-            status=status,
-            started_at=props.get("started_at"),
-            paused_at=props.get("paused_at"),
-            healed_at=props.get("healed_at"),
-            drift=drift,
-            stats=stats,
-            sent_baseline=baseline,
-        )
-        return ReadResult(id_, outs)
-
-    # --- delete: nothing by default --------------------------------------------------------------
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Forget the campaign; with ``pause_on_delete``, pause it first (one POST .../pause).
 
         By default the campaign is left exactly as it is: removing a declaration must never stop
         a live campaign by surprise.
         """
-        if props.get("pause_on_delete") is not True:
-            return
-        campaign_id = props.get("campaign_id") or _id
-        try:
-            self._with_working_key(props, lambda client: client.pause(campaign_id))
-        except LeadterraError as exc:
-            if not exc.campaign_gone:
-                raise
+        self.core.delete(_id, _plain(props))
 
 
 class _NoConfig:

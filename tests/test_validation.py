@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pulumi_leadterra import CampaignStateProvider
-from pulumi_leadterra.provider import campaign_id_problem
+from pulumi_leadterra.lifecycle import campaign_id_problem
 
 ALLOWED = string.ascii_letters + string.digits + "_-"
 valid_ids = st.text(alphabet=ALLOWED, min_size=1, max_size=128)

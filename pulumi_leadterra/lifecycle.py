@@ -1,0 +1,439 @@
+"""CampaignState's semantics, over plain values: check, diff, create, read, update, delete.
+
+This is the one place that decides what each step means and which requests it sends; the
+dynamic provider (``provider.py``) adapts it to ``python -m pulumi.dynamic``, and a native provider
+plugin can adapt it to its own protocol without restating any rule. Nothing here knows
+a Pulumi transport type: values are plain Python, an unknown (during preview) is `UNKNOWN`.
+
+Requests per call, as the README documents and the tests assert: check 0 (1 GET stats with
+``leadterra:preflight`` for a create or a move to running), diff 0, create 1, update 1, read 1
+(GET stats), delete 0 (1 with pause_on_delete). A refused key on read or delete costs one more
+request per other key that could be the working one.
+
+Run-level settings (read once per provider process, so they describe the whole run):
+``leadterra:heal`` re-asserts ``reconcile=True`` resources; ``leadterra:pauseAll`` (the incident
+brake) holds every resource paused whatever it declares.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any, Optional, TypeVar
+
+from .client import LeadterraClient
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    LeadterraError,
+    NoLeadsEnrolledError,
+    UnexpectedStatusError,
+)
+from .settings import MISSING_KEY_MESSAGE, RetryPolicy, Settings, base_url_problem, key_problem
+
+__all__ = ["UNKNOWN", "Lifecycle", "STATUSES", "campaign_id_problem"]
+
+
+class _Unknown:
+    """A value not known yet (computed by another resource during preview)."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+#: What adapters put where the engine sent an unknown value.
+UNKNOWN: Any = _Unknown()
+
+
+STATUSES = ("running", "paused")
+#: What Leadterra may report for a campaign this resource holds; anything else is an error.
+_OBSERVABLE = ("running", "paused", "draft")
+_NOT_SENDING = ("paused", "draft")
+_KEY_SOURCES = ("input", "config", "environment")
+_CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_BOOLEANS = ("reconcile", "pause_on_delete")
+# Inputs whose change is applied in place by one idempotent call.
+_UPDATABLE = ("reconcile", "pause_on_delete", "base_url", "api_key_source")
+
+_T = TypeVar("_T")
+
+
+def campaign_id_problem(value: Any) -> Optional[str]:
+    """Why ``value`` is not a campaign id we will put in a URL path, or None when it is fine."""
+    if isinstance(value, str) and _CAMPAIGN_ID.fullmatch(value):
+        return None
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return (
+        f"campaign_id must be 1-128 characters, each a letter, digit, '_' or '-' (like camp_123); got {shown}"
+    )
+
+
+def _unknown(value: Any) -> bool:
+    return value is UNKNOWN
+
+
+def _satisfies(observed: Any, desired: Any) -> bool:
+    # Pausing a draft is a documented no-op that leaves it draft, so draft is as paused as it
+    # will ever get; demanding "paused" there would be a diff that never goes away.
+    return bool(observed == desired or (desired == "paused" and observed == "draft"))
+
+
+def _count(value: Any) -> Optional[float]:
+    # State numbers come back as floats; a bool is not a count.
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _infer_from_stats(props: dict[str, Any], stats: dict[str, Any]) -> tuple[Any, Any, Optional[float]]:
+    """(status, drift, sent baseline) after a refresh.
+
+    The API reports no status, but a campaign recorded paused whose ``sent`` grew since the last
+    refresh is sending: that is reported as running (an inference, said in ``drift``), so that
+    refresh shows the drift and the next ``up`` pauses it. Never the other way: a quiet running
+    campaign may just be between sequence steps.
+    """
+    status, drift = props.get("status"), props.get("drift")
+    sent, baseline = _count(stats.get("sent")), _count(props.get("sent_baseline"))
+    if status in _NOT_SENDING and sent is not None and baseline is not None and sent > baseline:
+        drift = (
+            f"inferred running: stats.sent grew from {baseline:g} to {sent:g} since the last refresh "
+            f"while the campaign was recorded {status} (someone resumed it outside Pulumi?)"
+        )
+        return "running", drift, None
+    return status, drift, sent if status in _NOT_SENDING else None
+
+
+class Lifecycle:
+    """Holds one Leadterra campaign running or paused: every step, over plain values.
+
+    One per provider process, built from the run's settings. Values are plain Python (an
+    ``api_key`` is a str, an unknown is `UNKNOWN`); adapters unwrap what their protocol sends
+    and mark ``api_key`` secret on the way out.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clients: dict[tuple[str, str, RetryPolicy], LeadterraClient] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, base_url: str, key: str, retry: Optional[RetryPolicy] = None) -> LeadterraClient:
+        policy = retry or self.settings.retry
+        with self._lock:
+            client = self._clients.get((base_url, key, policy))
+            if client is None:
+                client = LeadterraClient(base_url, key, policy)
+                self._clients[(base_url, key, policy)] = client
+            return client
+
+    # --- check: validate and default; no network unless preflight is on -------------------------
+    def check(
+        self, olds: dict[str, Any], news: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """Validated inputs with defaults, the key and where it comes from, and the failures."""
+        settings = self.settings
+        failures = [(prop, reason) for prop, reason in settings.problems]
+        inputs = dict(news)
+
+        campaign_id = news.get("campaign_id")
+        if not _unknown(campaign_id):
+            problem = campaign_id_problem(campaign_id)
+            if problem:
+                failures.append(("campaign_id", problem))
+
+        inputs.setdefault("status", "running")
+        status = inputs["status"]
+        if not _unknown(status) and status not in STATUSES:
+            failures.append(("status", f"status must be 'running' or 'paused'; got {status!r}"))
+
+        for name in _BOOLEANS:
+            inputs.setdefault(name, False)
+            value = inputs[name]
+            if not _unknown(value) and not isinstance(value, bool):
+                failures.append((name, f"{name} must be True or False; got {type(value).__name__}"))
+
+        base_url = news.get("base_url")
+        if base_url is not None and not _unknown(base_url):
+            problem = base_url_problem(base_url) if isinstance(base_url, str) else "base_url must be a string"
+            if problem:
+                failures.append(("base_url", problem))
+        elif base_url is None:
+            try:
+                settings.resolve_base_url(None)
+            except ConfigurationError as exc:
+                failures.append(("base_url", exc.api_message))
+
+        key = self._check_key(news.get("api_key"), inputs, failures)
+
+        if settings.pause_all:
+            # The incident brake: every resource of the stack is held paused, whatever it
+            # declares. Rewriting the checked input makes the preview show "running => paused".
+            inputs["status"] = "paused"
+
+        if settings.preflight and not failures and key is not None and not _unknown(campaign_id):
+            failures.extend(self._preflight(olds, inputs, key))
+        return inputs, failures
+
+    def _check_key(self, raw: Any, inputs: dict[str, Any], failures: list[tuple[str, str]]) -> Optional[str]:
+        """Record the key this resource will use, and where it comes from, in its inputs.
+
+        Both reach state (the key only inside a secret envelope), so that a rotation or a move
+        between ``api_key=``, stack config and the environment shows up as an update at the
+        next ``up`` instead of leaving a revoked key behind for refresh and destroy.
+        """
+        input_key = raw
+        if _unknown(input_key):
+            inputs["api_key_source"] = "input"
+            return None
+        if input_key is not None:
+            problem = key_problem(input_key)
+            if problem:
+                failures.append(("api_key", f"api_key {problem}"))
+                inputs.pop("api_key", None)
+                return None
+        try:
+            key, source = self.settings.resolve_key(input_key)
+        except ConfigurationError as exc:
+            failures.append(("api_key", exc.api_message))
+            return None
+        inputs["api_key"] = key
+        inputs["api_key_source"] = source
+        return str(key)
+
+    def _preflight(self, olds: dict[str, Any], inputs: dict[str, Any], key: str) -> list[tuple[str, str]]:
+        """One ``GET .../stats`` for a resource about to be created or moved to running.
+
+        Fails the preview on what the ``up`` would certainly hit: an unknown campaign, a refused
+        key, or (when it is about to start) no enrolled leads. Anything else, transient or not,
+        is left for the ``up`` to report: a flaky API must not block a pull request.
+        """
+        campaign_id, status = str(inputs["campaign_id"]), inputs.get("status")
+        creating = olds.get("campaign_id") != campaign_id
+        starting = status == "running" and (creating or olds.get("status") != "running")
+        if not (creating or starting):
+            return []
+        settings = self.settings
+        url = settings.resolve_base_url(inputs.get("base_url"))
+        one_try = RetryPolicy(
+            max_attempts=1,
+            budget=settings.retry.budget,
+            connect_timeout=settings.retry.connect_timeout,
+            read_timeout=settings.retry.read_timeout,
+        )
+        try:
+            stats = self._client(url, key, one_try).stats(campaign_id)
+        except AuthenticationError as exc:
+            return [("api_key", f"preflight: {exc}")]
+        except LeadterraError as exc:
+            return [("campaign_id", f"preflight: {exc}")] if exc.campaign_gone else []
+        if starting and _count(stats.get("totalEnrolled")) == 0:
+            error = NoLeadsEnrolledError(
+                "has no enrolled leads (preflight: stats.totalEnrolled is 0), so start would fail",
+                campaign_id=campaign_id,
+                code="no_leads_enrolled",
+            )
+            return [("campaign_id", f"preflight: {error}")]
+        return []
+
+    # --- diff: compare desired inputs with stored outputs, no network -------------------------
+    def diff(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
+        """(changes, replaced properties) of checked inputs against stored outputs."""
+        settings = self.settings
+        replaces: list[str] = []
+        changed: list[str] = []
+
+        new_id = news.get("campaign_id")
+        if _unknown(new_id) or new_id != olds.get("campaign_id"):
+            replaces.append("campaign_id")
+
+        desired = "paused" if settings.pause_all else news.get("status", "running")
+        if _unknown(desired) or not _satisfies(olds.get("status"), desired):
+            changed.append("status")
+
+        for name in _UPDATABLE:
+            default = False if name in _BOOLEANS else None
+            new = news.get(name, default)
+            if _unknown(new) or new != olds.get(name, default):
+                changed.append(name)
+
+        new_key = news.get("api_key")
+        if _unknown(new_key) or new_key != (olds.get("api_key")):
+            changed.append("api_key")
+
+        # Healing is a property of the run, not of the resource: reconcile=True marks the
+        # campaign as owned by Git, and only a run with leadterra:heal re-asserts it. Without
+        # heal, an unchanged resource diffs to nothing, so pull-request previews stay quiet.
+        heal = settings.heal and news.get("reconcile") is True
+        return bool(replaces or changed or heal), replaces
+
+    # --- create / update: exactly one idempotent call ------------------------------------------
+    def create(self, props: dict[str, Any]) -> dict[str, Any]:
+        """The outputs of a new resource (its id is ``campaign_id``): one start or pause."""
+        return self._apply(props, previous={})
+
+    def update(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        """All outputs (the engine replaces the stored ones with them): one start or pause."""
+        return self._apply(news, previous=olds)
+
+    def _apply(self, props: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+        settings = self.settings
+        settings.raise_problems()
+        campaign_id = props["campaign_id"]
+        # The brake is checked here too: whatever inputs arrive, no start leaves while it is on.
+        desired = "paused" if settings.pause_all else props.get("status", "running")
+        key = props.get("api_key")
+        source = props.get("api_key_source")
+        if not key:
+            key, source = settings.resolve_key(None)
+        elif source not in _KEY_SOURCES:
+            source = "input"
+        client = self._client(settings.resolve_base_url(props.get("base_url")), key)
+        body = client.start(campaign_id) if desired == "running" else client.pause(campaign_id)
+
+        reported = body.get("status")
+        if reported not in _OBSERVABLE:
+            raise UnexpectedStatusError(
+                f"Leadterra reported status {reported!r} after "
+                f"{'start' if desired == 'running' else 'pause'}",
+                campaign_id=campaign_id,
+            )
+        if not _satisfies(reported, desired):
+            raise LeadterraError(
+                f"asked for {desired} but Leadterra reported {reported}",
+                campaign_id=campaign_id,
+            )
+        started_at = body.get("startedAt") or previous.get("started_at")
+        paused_at = None if reported == "running" else body.get("pausedAt") or previous.get("paused_at")
+        moved = (
+            reported != previous.get("status")
+            or started_at != previous.get("started_at")
+            or paused_at != previous.get("paused_at")
+        )
+        return self._outputs(
+            {**props, "api_key": key, "api_key_source": source},
+            status=reported,
+            started_at=started_at,
+            paused_at=paused_at,
+            healed_at=self._healed_at(previous, desired, reported, body),
+            stats=previous.get("stats"),
+            # A pause or resume made now invalidates the sends baseline of the last refresh.
+            sent_baseline=None if moved else previous.get("sent_baseline"),
+        )
+
+    @staticmethod
+    def _healed_at(previous: dict[str, Any], desired: str, reported: str, body: dict[str, Any]) -> Any:
+        """When this call undid a change made outside Pulumi, the API's timestamp of it.
+
+        State said the campaign already was as declared (or refresh had inferred drift), yet the
+        API's ``startedAt``/``pausedAt`` moved: so the call resumed or paused it for real.
+        """
+        healed_at = previous.get("healed_at")
+        if not previous or not (_satisfies(previous.get("status"), desired) or previous.get("drift")):
+            return healed_at
+        if desired == "running":
+            stamp, before = body.get("startedAt"), previous.get("started_at")
+        elif reported == "paused":
+            stamp, before = body.get("pausedAt"), previous.get("paused_at")
+        else:
+            return healed_at
+        return stamp if stamp and stamp != before else healed_at
+
+    @staticmethod
+    def _outputs(props: dict[str, Any], **observed: Any) -> dict[str, Any]:
+        outs: dict[str, Any] = {
+            "campaign_id": props["campaign_id"],
+            "reconcile": props.get("reconcile", False),
+            "pause_on_delete": props.get("pause_on_delete", False),
+            **observed,
+        }
+        if props.get("base_url") is not None:
+            outs["base_url"] = props["base_url"]
+        api_key = props.get("api_key")
+        if api_key is not None:
+            # Kept so that refresh and destroy can authenticate as the resource did, and so that
+            # a rotation shows as a diff. Adapters send it back marked secret, so the engine
+            # stores it encrypted, never in plain text.
+            outs["api_key"] = api_key
+        if props.get("api_key_source") in _KEY_SOURCES:
+            outs["api_key_source"] = props["api_key_source"]
+        return outs
+
+    # --- calls on an existing campaign: the working key ---------------------------------------
+    def _with_working_key(self, props: dict[str, Any], call: Callable[[LeadterraClient], _T]) -> _T:
+        """Run a read or a pause with the key most likely to work, then the other one on a 401.
+
+        State names where the key came from. A key given as input is tried first (it is what
+        the resource used); otherwise the stack config or environment key of *this* run comes
+        first. After a rotation the other one is then the working key, so a revoked key never
+        blocks a refresh or a destroy. Only reads and pauses come here: never a start.
+        """
+        settings = self.settings
+        stored = props.get("api_key")
+        source = props.get("api_key_source") or ("input" if stored else None)
+        ordered = [stored, settings.api_key] if source == "input" else [settings.api_key, stored]
+        keys: list[str] = []
+        for key in ordered:
+            if isinstance(key, str) and key not in keys and key_problem(key) is None:
+                keys.append(key)
+        if not keys:
+            raise ConfigurationError(MISSING_KEY_MESSAGE)
+        url = settings.resolve_base_url(props.get("base_url"))
+        for index, key in enumerate(keys):
+            try:
+                return call(self._client(url, key))
+            except AuthenticationError:
+                if index == len(keys) - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- read (refresh, import): one GET, never a POST ------------------------------------------
+    def read(self, id_: str, props: dict[str, Any]) -> tuple[str, dict[str, Any], Optional[dict[str, Any]]]:
+        """Refresh: the latest stats, and drift inferred from them. Import: the campaign by id.
+
+        Only HTTP 404 with the API's code ``campaign_not_found`` drops a resource: a 401, a
+        5xx or a bare 404 (a wrong base URL, a proxy page) is an error, and state stays.
+        Returns (id, outputs, inputs): an empty id when the campaign is gone; inputs only for an
+        import, whose state has none.
+        """
+        imported = "campaign_id" not in props
+        campaign_id = props.get("campaign_id") or id_
+        if imported:
+            problem = campaign_id_problem(campaign_id)
+            if problem:
+                raise ConfigurationError(f"cannot read a campaign by this id: {problem}")
+        try:
+            stats = self._with_working_key(props, lambda client: client.stats(campaign_id))
+        except LeadterraError as exc:
+            if exc.campaign_gone:
+                return "", {}, None
+            raise
+        if imported:
+            outs = {"campaign_id": campaign_id, "stats": stats, "reconcile": False, "pause_on_delete": False}
+            return campaign_id, outs, {"campaign_id": campaign_id}
+        status, drift, baseline = _infer_from_stats(props, stats)
+        outs = self._outputs(
+            props,
+            status=status,
+            started_at=props.get("started_at"),
+            paused_at=props.get("paused_at"),
+            healed_at=props.get("healed_at"),
+            drift=drift,
+            stats=stats,
+            sent_baseline=baseline,
+        )
+        return id_, outs, None
+
+    # --- delete: nothing by default --------------------------------------------------------------
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Forget the campaign; with ``pause_on_delete``, pause it first (one POST .../pause).
+
+        By default the campaign is left exactly as it is: removing a declaration must never stop
+        a live campaign by surprise.
+        """
+        if props.get("pause_on_delete") is not True:
+            return
+        campaign_id = props.get("campaign_id") or _id
+        try:
+            self._with_working_key(props, lambda client: client.pause(campaign_id))
+        except LeadterraError as exc:
+            if not exc.campaign_gone:
+                raise
