@@ -131,7 +131,7 @@ class Lifecycle:
     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """Validated inputs with defaults, the key and where it comes from, and the failures."""
         settings = self.settings
-        failures = [(prop, reason) for prop, reason in settings.problems]
+        failures = list(settings.problems)
         inputs = dict(news)
 
         campaign_id = news.get("campaign_id")

@@ -195,7 +195,7 @@ def base_url_problem(url: str) -> Optional[str]:
 def key_problem(key: Any) -> Optional[str]:
     """What is wrong with an API key, in words that never repeat it; None when it is usable.
 
-    An HTTP header carries only printable latin-1 without line breaks: a key pasted with a
+    An HTTP header safely carries printable ASCII without line breaks: a key pasted with a
     trailing newline would otherwise fail deep inside requests, looking like a network error.
     """
     if not isinstance(key, str) or not key.strip():
