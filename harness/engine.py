@@ -24,6 +24,8 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from pulumi_leadterra import CampaignStateProvider
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
+from pulumi_leadterra.schema import TYPE_TOKEN as NATIVE_TYPE
+from pulumi_leadterra.schema import to_camel, to_snake
 
 from .structs import from_struct, to_struct
 
@@ -79,11 +81,17 @@ class StepLog:
 
 
 class Plugin:
+    """The dynamic provider, ``python -m pulumi.dynamic``, driven as the engine drives it."""
+
+    kind = "dynamic"
+    type_token = CAMPAIGN_STATE_TYPE
+    command = [sys.executable, "-u", "-m", "pulumi.dynamic"]
+
     def __init__(self, env: Optional[dict[str, str]] = None) -> None:
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTERRA_")}
         child_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.dynamic"],
+            self.command,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=child_env,
@@ -117,52 +125,83 @@ class Plugin:
             ),
         )
 
+    # What the provider speaks: the dynamic provider takes the Python names, with ``__provider``.
+    def _send(self, props: dict[str, Any]) -> struct_pb2.Struct:
+        return to_struct(props)
+
+    def _receive(self, struct: struct_pb2.Struct) -> dict[str, Any]:
+        return from_struct(struct)
+
+    def python_name(self, name: str) -> str:
+        return name
+
+    def engine_view(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        """Stored outputs as the engine sends them back: plain, since this provider does not
+        accept secrets."""
+        return strip_secrets(outputs)
+
+    def _urn(self) -> str:
+        return f"urn:pulumi:test::leadterra::{self.type_token}::r"
+
     def check(
         self, olds: dict[str, Any], news: dict[str, Any]
     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         response = self._call(
             "Check",
             provider_pb2.CheckRequest(
-                urn=_urn(), olds=to_struct(olds), news=to_struct({**news, "__provider": PROVIDER_BLOB})
+                urn=self._urn(), olds=self._send(olds), news=self._send({**news, "__provider": PROVIDER_BLOB})
             ),
         )
-        return from_struct(response.inputs), [(f.property, f.reason) for f in response.failures]
+        failures = [(self.python_name(f.property), f.reason) for f in response.failures]
+        return self._receive(response.inputs), failures
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> provider_pb2.DiffResponse:
         return self._call(
             "Diff",
-            provider_pb2.DiffRequest(id=id_, urn=_urn(), olds=to_struct(olds), news=to_struct(news)),
+            provider_pb2.DiffRequest(id=id_, urn=self._urn(), olds=self._send(olds), news=self._send(news)),
         )
 
-    def create(self, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        response = self._call("Create", provider_pb2.CreateRequest(urn=_urn(), properties=to_struct(props)))
-        return response.id, from_struct(response.properties)
+    def create(self, props: dict[str, Any], preview: bool = False) -> tuple[str, dict[str, Any]]:
+        response = self._call(
+            "Create",
+            provider_pb2.CreateRequest(urn=self._urn(), properties=self._send(props), preview=preview),
+        )
+        return response.id, self._receive(response.properties)
 
     def read(self, id_: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         response = self._call(
-            "Read", provider_pb2.ReadRequest(id=id_, urn=_urn(), properties=to_struct(props))
+            "Read", provider_pb2.ReadRequest(id=id_, urn=self._urn(), properties=self._send(props))
         )
-        return response.id, from_struct(response.properties)
+        return response.id, self._receive(response.properties)
 
     def import_(self, id_: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """Read with an id and no state, as `pulumi import` would send it: (id, outputs, inputs)."""
         response = self._call(
             "Read",
             provider_pb2.ReadRequest(
-                id=id_, urn=_urn(), properties=to_struct({}), inputs=to_struct({"__provider": PROVIDER_BLOB})
+                id=id_,
+                urn=self._urn(),
+                properties=self._send({}),
+                inputs=self._send({"__provider": PROVIDER_BLOB}),
             ),
         )
-        return response.id, from_struct(response.properties), from_struct(response.inputs)
+        return response.id, self._receive(response.properties), self._receive(response.inputs)
 
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+    def update(
+        self, id_: str, olds: dict[str, Any], news: dict[str, Any], preview: bool = False
+    ) -> dict[str, Any]:
         response = self._call(
             "Update",
-            provider_pb2.UpdateRequest(id=id_, urn=_urn(), olds=to_struct(olds), news=to_struct(news)),
+            provider_pb2.UpdateRequest(
+                id=id_, urn=self._urn(), olds=self._send(olds), news=self._send(news), preview=preview
+            ),
         )
-        return from_struct(response.properties)
+        return self._receive(response.properties)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self._call("Delete", provider_pb2.DeleteRequest(id=id_, urn=_urn(), properties=to_struct(props)))
+        self._call(
+            "Delete", provider_pb2.DeleteRequest(id=id_, urn=self._urn(), properties=self._send(props))
+        )
 
     # -- the engine's step logic ----------------------------------------------------------------
     def _plan(self, state: Optional[Resource], news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -172,7 +211,7 @@ class Plugin:
             raise PluginError(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(f"{p}: {r}" for p, r in failures))
         if state is None:
             return "create", inputs
-        diff = self.diff(state.id, strip_secrets(state.outputs), inputs)
+        diff = self.diff(state.id, self.engine_view(state.outputs), inputs)
         if diff.replaces:
             return "replace", inputs
         return ("update" if diff.changes == provider_pb2.DiffResponse.DIFF_SOME else "same"), inputs
@@ -190,20 +229,20 @@ class Plugin:
             return Resource(state.id, inputs, state.outputs)
         if op == "update":
             assert state is not None
-            outs = self.update(state.id, strip_secrets(state.outputs), inputs)
+            outs = self.update(state.id, self.engine_view(state.outputs), inputs)
             return Resource(state.id, inputs, outs)
         id_, outs = self.create(inputs)
         if op == "replace":
             assert state is not None
-            self.delete(state.id, strip_secrets(state.outputs))
+            self.delete(state.id, self.engine_view(state.outputs))
         return Resource(id_, inputs, outs)
 
     def refresh(self, state: Resource) -> Optional[Resource]:
-        id_, outs = self.read(state.id, strip_secrets(state.outputs))
+        id_, outs = self.read(state.id, self.engine_view(state.outputs))
         return Resource(id_, state.inputs, outs) if id_ else None
 
     def destroy(self, state: Resource) -> None:
-        self.delete(state.id, strip_secrets(state.outputs))
+        self.delete(state.id, self.engine_view(state.outputs))
 
     # -- shutdown ---------------------------------------------------------------------------------
     def close(self) -> str:
@@ -233,8 +272,9 @@ class PluginStack:
         declare: Callable[[], dict[str, dict[str, Any]]],
         config: dict[str, str],
         env: Optional[dict[str, str]] = None,
+        kind: str = "dynamic",
     ) -> None:
-        self.declare, self.config, self.env = declare, dict(config), dict(env or {})
+        self.declare, self.config, self.env, self.kind = declare, dict(config), dict(env or {}), kind
         self.state: dict[str, Resource] = {}
         self.transcript: list[str] = []
 
@@ -242,7 +282,7 @@ class PluginStack:
         self.config[key] = value
 
     def _run(self, body: Callable[[Plugin], _R]) -> _R:
-        plugin = Plugin(self.env)
+        plugin = make_plugin(self.kind, self.env)
         try:
             plugin.configure(self.config)
             return body(plugin)
@@ -294,5 +334,59 @@ class PluginStack:
         self._run(remove)
 
 
-def _urn() -> str:
-    return f"urn:pulumi:test::leadterra::{CAMPAIGN_STATE_TYPE}::r"
+class NativePlugin(Plugin):
+    """The native provider plugin, ``python -m pulumi_leadterra.plugin ENGINE``, driven as the
+    engine drives a provider that accepts secrets and supports previews. The tests speak the
+    Python names; this driver translates to the schema's camelCase and back at the wire."""
+
+    kind = "native"
+    type_token = NATIVE_TYPE
+    # The engine passes its address; nothing here calls back into it, so any address will do.
+    command = [sys.executable, "-u", "-m", "pulumi_leadterra.plugin", "127.0.0.1:1"]
+
+    def _send(self, props: dict[str, Any]) -> struct_pb2.Struct:
+        return to_struct({to_camel(k): v for k, v in props.items() if k != "__provider"})
+
+    def _receive(self, struct: struct_pb2.Struct) -> dict[str, Any]:
+        return {to_snake(k): v for k, v in from_struct(struct).items()}
+
+    def python_name(self, name: str) -> str:
+        return to_snake(name)
+
+    def engine_view(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        return outputs  # secrets stay secrets for a provider that accepts them
+
+    def configure(self, config: dict[str, str]) -> None:
+        """As the engine configures a real provider: ``args`` (camelCase, the key a secret) and
+        ``variables`` (``leadterra:config:apiKey``)."""
+        args: dict[str, Any] = {}
+        variables: dict[str, str] = {}
+        for key, value in config.items():
+            name = key.split(":", 1)[1]
+            args[name] = rpc.wrap_rpc_secret(value) if name == "apiKey" else value
+            variables[f"leadterra:config:{name}"] = value
+        self._call(
+            "Configure",
+            provider_pb2.ConfigureRequest(
+                variables=variables, args=to_struct(args), acceptSecrets=True, acceptResources=True
+            ),
+        )
+
+    def preview(self, state: Optional[Resource], news: dict[str, Any]) -> str:
+        """As the engine previews with a provider that supports it: Create or Update with
+        ``preview=True`` too (they must send nothing)."""
+        op, inputs = self._plan(state, news)
+        if op in ("create", "replace"):
+            self.create(inputs, preview=True)
+        elif op == "update":
+            assert state is not None
+            self.update(state.id, state.outputs, inputs, preview=True)
+        return op
+
+
+PLUGIN_KINDS = ("dynamic", "native")
+
+
+def make_plugin(kind: str, env: Optional[dict[str, str]] = None) -> Plugin:
+    """A plugin process of either kind, for suites that run against both providers."""
+    return NativePlugin(env) if kind == "native" else Plugin(env)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine import Plugin
+from harness.engine import PLUGIN_KINDS, Plugin, make_plugin
 from harness.sandbox import Sandbox
 from pulumi_leadterra.sandbox import SandboxServer
 from pulumi_leadterra.sandbox.store import new_campaign
@@ -21,10 +21,16 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         yield Sandbox(server.url)
 
 
+@pytest.fixture(params=PLUGIN_KINDS)
+def plugin_kind(request: pytest.FixtureRequest) -> str:
+    """Which provider a suite runs against: the dynamic provider, then the native plugin."""
+    return str(request.param)
+
+
 @pytest.fixture
-def plugin(sandbox: Sandbox) -> Iterator[Plugin]:
+def plugin(sandbox: Sandbox, plugin_kind: str) -> Iterator[Plugin]:
     """A plugin process configured as `pulumi config set` would: key and base URL in stack config."""
-    plug = Plugin()
+    plug = make_plugin(plugin_kind)
     plug.configure(
         {
             "leadterra:apiKey": TEST_KEY,

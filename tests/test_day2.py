@@ -15,7 +15,7 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
-from harness.engine import Plugin, PluginError, Resource
+from harness.engine import Plugin, PluginError, Resource, make_plugin
 from harness.sandbox import Sandbox
 from tests.conftest import TEST_KEY
 
@@ -27,7 +27,7 @@ Run = Callable[..., Plugin]
 
 
 @pytest.fixture
-def run(sandbox: Sandbox) -> Iterator[Run]:
+def run(sandbox: Sandbox, plugin_kind: str) -> Iterator[Run]:
     """Start a plugin process for one `pulumi` run, configured like the stack's config."""
     started: list[Plugin] = []
 
@@ -40,7 +40,7 @@ def run(sandbox: Sandbox) -> Iterator[Run]:
         if key is not None:
             config["leadterra:apiKey"] = key
         config.update({f"leadterra:{name}": value for name, value in settings.items()})
-        plugin = Plugin(env)
+        plugin = make_plugin(plugin_kind, env)
         plugin.configure(config)
         started.append(plugin)
         sandbox.clear_requests()

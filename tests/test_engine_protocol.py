@@ -15,7 +15,7 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
-from harness.engine import PROVIDER_BLOB, Plugin, PluginError, StepLog
+from harness.engine import PROVIDER_BLOB, Plugin, PluginError, StepLog, make_plugin
 from harness.sandbox import Sandbox
 from pulumi_leadterra import CampaignStateProvider
 from tests.conftest import TEST_KEY
@@ -128,7 +128,7 @@ def test_diff_of_unknowns_in_preview(plugin: Plugin, sandbox: Sandbox) -> None:
     diff = plugin.diff(state.id, state.outputs, inputs)
     assert diff.changes == DIFF_SOME and list(diff.replaces) == []
     diff = plugin.diff(state.id, state.outputs, {"campaign_id": rpc.UNKNOWN, "__provider": PROVIDER_BLOB})
-    assert list(diff.replaces) == ["campaign_id"]
+    assert [plugin.python_name(name) for name in diff.replaces] == ["campaign_id"]
 
 
 def test_refresh_stores_stats_and_keeps_status(plugin: Plugin, sandbox: Sandbox) -> None:
@@ -264,8 +264,8 @@ def test_check_fills_defaults(plugin: Plugin) -> None:
     }
 
 
-def test_missing_key_is_a_check_failure_naming_all_three_ways(sandbox: Sandbox) -> None:
-    plug = Plugin()
+def test_missing_key_is_a_check_failure_naming_all_three_ways(sandbox: Sandbox, plugin_kind: str) -> None:
+    plug = make_plugin(plugin_kind)
     try:
         plug.configure({"leadterra:baseUrl": sandbox.url})
         _, failures = plug.check({}, {"campaign_id": "camp_1"})
@@ -277,8 +277,8 @@ def test_missing_key_is_a_check_failure_naming_all_three_ways(sandbox: Sandbox) 
     assert sandbox.drain_counts() == {}
 
 
-def test_plain_http_config_base_url_is_refused_in_check(sandbox: Sandbox) -> None:
-    plug = Plugin()
+def test_plain_http_config_base_url_is_refused_in_check(sandbox: Sandbox, plugin_kind: str) -> None:
+    plug = make_plugin(plugin_kind)
     try:
         plug.configure({"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": "http://leadterra.example.com"})
         _, failures = plug.check({}, {"campaign_id": "camp_1"})
@@ -287,8 +287,8 @@ def test_plain_http_config_base_url_is_refused_in_check(sandbox: Sandbox) -> Non
         plug.close()
 
 
-def test_environment_is_the_fallback(sandbox: Sandbox) -> None:
-    plug = Plugin(env={"LEADTERRA_API_KEY": TEST_KEY, "LEADTERRA_BASE_URL": sandbox.url})
+def test_environment_is_the_fallback(sandbox: Sandbox, plugin_kind: str) -> None:
+    plug = make_plugin(plugin_kind, env={"LEADTERRA_API_KEY": TEST_KEY, "LEADTERRA_BASE_URL": sandbox.url})
     try:
         plug.configure({})
         state = plug.up(None, {"campaign_id": "camp_1"})
@@ -321,6 +321,8 @@ def test_api_key_change_alone_is_an_update(plugin: Plugin, sandbox: Sandbox) -> 
 
 def test_provider_blob_change_is_no_diff(plugin: Plugin, sandbox: Sandbox) -> None:
     """Other pickle bytes for the same provider (another dill, another protocol) change nothing."""
+    if plugin.kind != "dynamic":
+        pytest.skip("only the dynamic provider carries a pickled provider")
     state = plugin.up(None, {"campaign_id": "camp_1"})
     other = base64.b64encode(dill.dumps(CampaignStateProvider(), protocol=2)).decode()
     assert other != PROVIDER_BLOB

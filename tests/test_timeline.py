@@ -31,12 +31,14 @@ def _expect(sandbox: Sandbox, expected: dict[str, int]) -> None:
     assert seen == Counter(expected)
 
 
-def test_a_gitops_history(sandbox: Sandbox) -> None:
+def test_a_gitops_history(sandbox: Sandbox, plugin_kind: str) -> None:
     dev_program: dict[str, dict[str, Any]] = {
         "launch": {"campaign_id": "camp_1", "status": "running", "reconcile": True},
         "legacy": {"campaign_id": "camp_3", "status": "paused", "pause_on_delete": True},
     }
-    dev = PluginStack(lambda: dev_program, {"leadterra:baseUrl": sandbox.url, "leadterra:apiKey": DEV_KEY})
+    dev = PluginStack(
+        lambda: dev_program, {"leadterra:baseUrl": sandbox.url, "leadterra:apiKey": DEV_KEY}, kind=plugin_kind
+    )
     policy = Analyzer("dev", {"leadterra:baseUrl": sandbox.url, "leadterra:apiKey": DEV_KEY})
     try:
         # 1. The pull request that adds the campaigns: preview only, policy-checked.
@@ -143,7 +145,9 @@ def test_a_gitops_history(sandbox: Sandbox) -> None:
         # 13. Promotion: camp_2 goes to prod, its own stack and key; the prod policy run passes.
         prod_program: dict[str, dict[str, Any]] = {}
         prod = PluginStack(
-            lambda: prod_program, {"leadterra:baseUrl": sandbox.url, "leadterra:apiKey": PROD_KEY}
+            lambda: prod_program,
+            {"leadterra:baseUrl": sandbox.url, "leadterra:apiKey": PROD_KEY},
+            kind=plugin_kind,
         )
         prod_program["q4"] = {"campaign_id": "camp_2", "status": "running", "pause_on_delete": True}
         prod_policy = Analyzer("prod", {"leadterra:apiKey": "sk_live_PRODUCTION"})

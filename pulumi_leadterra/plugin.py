@@ -1,0 +1,232 @@
+"""The native provider plugin: `Lifecycle` adapted to the engine's provider protocol, for every
+Pulumi language (TypeScript, Go, C#, YAML...), as ``pulumi-resource-leadterra``.
+
+Run ``python -m pulumi_leadterra.plugin ENGINE_ADDRESS`` (or ``pulumi-resource-leadterra``): it
+prints its port and serves ``leadterra:index:CampaignState``. Against the dynamic provider it
+accepts secrets (``apiKey`` arrives and leaves as a secret), can be imported, has its own type
+token, and is not capped at 4 worker threads: the blocking HTTP calls run in a pool of their own.
+
+What it adapts: camelCase property values (`PropertyValue`: secrets, unknowns, floats) to
+`Lifecycle`'s plain snake_case values and back; a `LeadterraError` to one clean sentence for the
+user instead of a traceback; and previews, where the engine calls Create and Update with
+``preview=True``: they send nothing and return what is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional, TypeVar
+
+import grpc
+from pulumi.provider.experimental import provider as p
+from pulumi.provider.experimental.property_value import Computed, PropertyValue
+from pulumi.provider.experimental.server import ProviderServicer
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2_grpc
+
+from ._version import __version__
+from .errors import LeadterraError
+from .lifecycle import UNKNOWN, Lifecycle
+from .schema import PACKAGE, SCHEMA, to_camel, to_snake
+from .settings import Settings
+
+__all__ = ["LeadterraProvider", "main"]
+
+_T = TypeVar("_T")
+#: Wide enough for the engine's parallelism (``pulumi up --parallel`` defaults to unbounded).
+_WORKERS = 64
+#: An unknown, as the engine reads it on the wire (the SDK cannot marshal its own Computed).
+_COMPUTED = PropertyValue(rpc.UNKNOWN)
+#: Outputs a preview cannot know before the call is made.
+_OBSERVED = ("status", "startedAt", "pausedAt", "healedAt", "drift", "stats")
+
+
+def _plain(value: PropertyValue) -> Any:
+    """A property value as plain Python: secrets unwrapped, unknowns as `UNKNOWN`."""
+    inner = value.value
+    if isinstance(inner, Computed) or inner == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(inner, Mapping):
+        return {key: _plain(item) for key, item in inner.items()}
+    if isinstance(inner, Sequence) and not isinstance(inner, str):
+        return [_plain(item) for item in inner]
+    return inner
+
+
+def _value(plain: Any) -> PropertyValue:
+    if plain is UNKNOWN:
+        return _COMPUTED
+    if isinstance(plain, bool) or plain is None or isinstance(plain, str):
+        return PropertyValue(plain)
+    if isinstance(plain, int | float):
+        return PropertyValue(float(plain))
+    if isinstance(plain, Mapping):
+        return PropertyValue({str(key): _value(item) for key, item in plain.items()})
+    if isinstance(plain, Sequence):
+        return PropertyValue([_value(item) for item in plain])
+    return PropertyValue(str(plain))
+
+
+def _snake(props: Mapping[str, PropertyValue]) -> dict[str, Any]:
+    return {to_snake(name): _plain(value) for name, value in props.items()}
+
+
+def _camel(plain: Mapping[str, Any]) -> dict[str, PropertyValue]:
+    """Properties for the engine; the key leaves only as a secret, since once a provider accepts
+    secrets the engine marks nothing for it."""
+    props = {to_camel(name): _value(value) for name, value in plain.items() if value is not None}
+    if "apiKey" in props:
+        props["apiKey"] = props["apiKey"].with_secret(True)
+    return props
+
+
+class LeadterraProvider(p.Provider):
+    """The provider the plugin serves; one per plugin process, configured once by the engine."""
+
+    def __init__(self) -> None:
+        self._core: Optional[Lifecycle] = None
+        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="leadterra")
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        # Every Lifecycle call may block on HTTP: never on the event loop.
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    @property
+    def core(self) -> Lifecycle:
+        if self._core is None:  # the engine always configures first; be safe outside it
+            self._core = Lifecycle(Settings.load())
+        return self._core
+
+    async def get_schema(self, request: p.GetSchemaRequest) -> p.GetSchemaResponse:
+        return p.GetSchemaResponse(schema=json.dumps(SCHEMA))
+
+    async def check_config(self, request: p.CheckRequest) -> p.CheckResponse:
+        # Settings are validated where they are used: check reports each problem before any
+        # request, on the resource that would use it.
+        return p.CheckResponse(inputs=request.new_inputs, failures=[])
+
+    async def configure(self, request: p.ConfigureRequest) -> p.ConfigureResponse:
+        args, variables = request.args, request.variables
+
+        def get(key: str) -> Any:
+            name = key.split(":", 1)[1]
+            if name in args:
+                return _plain(args[name])
+            return variables.get(f"{PACKAGE}:config:{name}")
+
+        self._core = Lifecycle(Settings.load(get))
+        return p.ConfigureResponse(accept_secrets=True, supports_preview=True)
+
+    async def check(self, request: p.CheckRequest) -> p.CheckResponse:
+        inputs, failures = await self._run(
+            self.core.check, _snake(request.old_inputs), _snake(request.new_inputs)
+        )
+        return p.CheckResponse(
+            inputs=_camel(inputs),
+            failures=[p.CheckFailure(to_camel(prop), reason) for prop, reason in failures],
+        )
+
+    async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
+        changes, replaces = await self._run(
+            self.core.diff, _snake(request.old_state), _snake(request.new_inputs)
+        )
+        return p.DiffResponse(changes=changes, replaces=[to_camel(name) for name in replaces])
+
+    async def create(self, request: p.CreateRequest) -> p.CreateResponse:
+        if request.preview:
+            return p.CreateResponse(properties=self._planned(request.properties))
+        outs = await self._run(self.core.create, _snake(request.properties))
+        return p.CreateResponse(resource_id=outs["campaign_id"], properties=_camel(outs))
+
+    async def update(self, request: p.UpdateRequest) -> p.UpdateResponse:
+        if request.preview:
+            return p.UpdateResponse(properties=self._planned(request.news))
+        outs = await self._run(self.core.update, _snake(request.olds), _snake(request.news))
+        return p.UpdateResponse(properties=_camel(outs))
+
+    @staticmethod
+    def _planned(inputs: Mapping[str, PropertyValue]) -> dict[str, PropertyValue]:
+        """A preview's outputs: the inputs, and whatever the call would observe left unknown."""
+        planned = dict(inputs)
+        planned.update({name: _COMPUTED for name in _OBSERVED})
+        return planned
+
+    async def read(self, request: p.ReadRequest) -> p.ReadResponse:
+        state = request.properties or request.inputs
+        read_id, outs, inputs = await self._run(self.core.read, request.resource_id, _snake(state))
+        # A refresh keeps the stored inputs; an import gets the ones read.
+        return p.ReadResponse(
+            resource_id=read_id,
+            properties=_camel(outs),
+            inputs=_camel(inputs) if inputs is not None else dict(request.inputs),
+        )
+
+    async def delete(self, request: p.DeleteRequest) -> None:
+        await self._run(self.core.delete, request.resource_id, _snake(request.properties))
+
+    async def cancel(self) -> None:
+        # Calls in flight end within their retry budget; nothing to interrupt early.
+        return None
+
+
+class _CleanErrors(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Turns a `LeadterraError` into the one sentence the README promises, not a traceback.
+
+    The SDK's servicer re-raises every exception as ``Exception("<message>:\\n<traceback>")``
+    from inside its handler, so the original error is that exception's ``__context__``.
+    """
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+
+        async def unary(request: Any, context: Any) -> Any:
+            try:
+                return await inner(request, context)
+            except Exception as exc:
+                cause = exc if isinstance(exc, LeadterraError) else exc.__context__
+                if isinstance(cause, LeadterraError):
+                    await context.abort(grpc.StatusCode.UNKNOWN, f"{type(cause).__name__}: {cause}")
+                raise
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Serve the plugin: ``pulumi-resource-leadterra ENGINE_ADDRESS`` prints its port, then serves."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0].startswith("-"):
+        sys.stderr.write("usage: pulumi-resource-leadterra ENGINE_ADDRESS (the Pulumi engine starts it)\n")
+        raise SystemExit(2)
+
+    async def serve() -> None:
+        server = grpc.aio.server(
+            interceptors=[_CleanErrors()],
+            options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
+        )
+        servicer = ProviderServicer(args, __version__, LeadterraProvider(), engine_address=args[0])
+        provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        sys.stdout.write(f"{port}\n")
+        sys.stdout.flush()
+        await server.wait_for_termination()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The native plugin's Pulumi package schema: package ``leadterra``, resource
+``leadterra:index:CampaignState``, every property described, in the schema's camelCase.
+
+Also the one table of names between the schema (camelCase) and `Lifecycle` (snake_case).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+
+__all__ = ["PACKAGE", "SCHEMA", "TYPE_TOKEN", "to_camel", "to_snake"]
+
+PACKAGE = "leadterra"
+TYPE_TOKEN = "leadterra:index:CampaignState"  # noqa: S105 - a type token, not a password
+
+_CAMEL = {
+    "campaign_id": "campaignId",
+    "pause_on_delete": "pauseOnDelete",
+    "base_url": "baseUrl",
+    "api_key": "apiKey",
+    "api_key_source": "apiKeySource",
+    "started_at": "startedAt",
+    "paused_at": "pausedAt",
+    "healed_at": "healedAt",
+    "sent_baseline": "sentBaseline",
+}
+_SNAKE = {camel: snake for snake, camel in _CAMEL.items()}
+
+
+def to_camel(name: str) -> str:
+    return _CAMEL.get(name, name)
+
+
+def to_snake(name: str) -> str:
+    return _SNAKE.get(name, name)
+
+
+def _p(kind: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "description": description, **extra}
+
+
+_CONFIG: dict[str, dict[str, Any]] = {
+    "apiKey": _p(
+        "string",
+        "The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.",
+        secret=True,
+        defaultInfo={"environment": ["LEADTERRA_API_KEY"]},
+    ),
+    "baseUrl": _p(
+        "string",
+        "The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.",
+        defaultInfo={"environment": ["LEADTERRA_BASE_URL"]},
+    ),
+    "heal": _p(
+        "boolean",
+        "This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it "
+        "for scheduled heal runs only, never in a stack file.",
+        defaultInfo={"environment": ["LEADTERRA_HEAL"]},
+    ),
+    "pauseAll": _p(
+        "boolean",
+        "The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.",
+        defaultInfo={"environment": ["LEADTERRA_PAUSE_ALL"]},
+    ),
+    "preflight": _p(
+        "boolean",
+        "Check makes one GET .../stats for each resource about to be created or started, and fails "
+        "the preview on an unknown campaign, a refused key, or a campaign without leads.",
+        defaultInfo={"environment": ["LEADTERRA_PREFLIGHT"]},
+    ),
+    "maxAttempts": _p("integer", "Attempts per call, 1-100 (default 4)."),
+    "retryBaseDelay": _p("number", "First back-off ceiling in seconds, 0-60 (default 0.5)."),
+    "retryMaxDelay": _p("number", "Longest back-off in seconds, 0-600 (default 8)."),
+    "retryBudget": _p("number", "Bound on a whole call in seconds, above 0 up to 3600 (default 60)."),
+    "connectTimeout": _p("number", "Connect timeout in seconds, above 0 up to 600 (default 5)."),
+    "readTimeout": _p("number", "Read timeout in seconds, above 0 up to 600 (default 30)."),
+}
+
+_INPUTS: dict[str, dict[str, Any]] = {
+    "campaignId": _p(
+        "string", "The Leadterra campaign (1-128 letters, digits, _ or -). Changing it replaces."
+    ),
+    "status": _p("string", "The status to hold: running (the default) or paused."),
+    "reconcile": _p(
+        "boolean",
+        "Owned by Git: runs with the provider's heal setting re-assert the status with one idempotent call.",
+    ),
+    "pauseOnDelete": _p(
+        "boolean", "Destroy pauses the campaign (one call); by default destroy sends nothing."
+    ),
+    "baseUrl": _p("string", "This resource's base URL; overrides the provider's."),
+    "apiKey": _p(
+        "string", "This resource's API key; overrides the provider's. Always a secret.", secret=True
+    ),
+}
+
+_OUTPUTS: dict[str, dict[str, Any]] = {
+    **_INPUTS,
+    "status": _p(
+        "string",
+        "The status Leadterra last reported (running, paused or draft), or running inferred by "
+        "refresh from sends while recorded paused (then drift says so).",
+    ),
+    "startedAt": _p("string", "When the campaign last turned running, as the API reported it."),
+    "pausedAt": _p(
+        "string", "When the campaign last paused, as the API reported it (cleared while running)."
+    ),
+    "healedAt": _p("string", "When an update last undid a pause or resume made outside Pulumi."),
+    "drift": _p("string", "Why refresh reported a status the API did not (inferred from stats.sent)."),
+    "stats": _p(
+        "object",
+        "The campaign's metrics as of the last refresh (GET .../stats).",
+        additionalProperties={"$ref": "pulumi.json#/Any"},
+    ),
+    "apiKeySource": _p("string", "Where the key in use came from: input, config or environment."),
+    "sentBaseline": _p(
+        "number", "Internal: stats.sent at the last refresh while paused, for inferred drift."
+    ),
+}
+
+SCHEMA: dict[str, Any] = {
+    "name": PACKAGE,
+    "displayName": "Leadterra",
+    "version": __version__,
+    "description": "Declare the run state of Leadterra outbound-email campaigns as code.",
+    "keywords": ["pulumi", "leadterra", "email", "campaigns"],
+    "license": "Apache-2.0",
+    "config": {"variables": _CONFIG},
+    "provider": {"description": "The Leadterra provider.", "inputProperties": _CONFIG},
+    "resources": {
+        TYPE_TOKEN: {
+            "description": (
+                "Holds a Leadterra campaign running or paused on every pulumi up: one idempotent call "
+                "when something needs doing, none when nothing does."
+            ),
+            "inputProperties": _INPUTS,
+            "requiredInputs": ["campaignId"],
+            "properties": _OUTPUTS,
+            "required": ["campaignId", "status", "reconcile", "pauseOnDelete"],
+        }
+    },
+}
