@@ -32,11 +32,12 @@ from pulumi.dynamic import CreateResult, ResourceProvider  # noqa: E402
 from pulumi.dynamic.dynamic import serialize_provider  # noqa: E402
 from pulumi.runtime.proto import provider_pb2  # noqa: E402
 
-from harness.engine import PROVIDER_BLOB, Plugin, Resource  # noqa: E402
+from harness.engine import PROVIDER_BLOB, Plugin, Resource, make_plugin  # noqa: E402
 from harness.sandbox import Sandbox  # noqa: E402
 from harness.structs import to_struct  # noqa: E402
 from pulumi_leadterra import CampaignStateProvider  # noqa: E402
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE  # noqa: E402
+from pulumi_leadterra.schema import TYPE_TOKEN as NATIVE_TYPE  # noqa: E402
 
 KEY = "sk_test_benchmark_key_000000"
 
@@ -64,9 +65,9 @@ class SandboxProcess:
         self.proc.wait(timeout=10)
 
 
-def configured_plugin(url: str, **settings: str) -> Plugin:
+def configured_plugin(url: str, kind: str = "dynamic", **settings: str) -> Plugin:
     """One plugin process, as the engine starts one per run; ``settings`` are leadterra: config."""
-    plugin = Plugin()
+    plugin = make_plugin(kind)
     config = {"leadterra:apiKey": KEY, "leadterra:baseUrl": url}
     config.update({f"leadterra:{name}": value for name, value in settings.items()})
     plugin.configure(config)
@@ -191,18 +192,25 @@ def overhead(workdir: Path, samples: int) -> dict[str, Any]:
 
 
 # -- 3. throughput ---------------------------------------------------------------------------------
-def throughput(workdir: Path, n: int, latency_ms: float, concurrency: int) -> dict[str, float]:
+def throughput(
+    workdir: Path, n: int, latency_ms: float, concurrency: int, kind: str = "dynamic"
+) -> dict[str, float]:
     sandbox = SandboxProcess(workdir / "throughput.json")
     ids = [f"camp_t{i}" for i in range(n)]
     sandbox.seed(ids)
     sandbox.admin.admin("POST", "/settings", {"latencyMs": latency_ms})
-    plugin = configured_plugin(sandbox.url)
+    plugin = configured_plugin(sandbox.url, kind)
     # The engine serializes requests in Go; build them up front so the driver's Python
     # serialization does not compete for this 2-core machine's CPU with what is measured.
+    native = kind == "native"
     calls = [
         provider_pb2.CreateRequest(
-            urn=f"urn:pulumi:bench::leadterra::{CAMPAIGN_STATE_TYPE}::{cid}",
-            properties=to_struct({"campaign_id": cid, "__provider": PROVIDER_BLOB}),
+            urn=f"urn:pulumi:bench::leadterra::{NATIVE_TYPE if native else CAMPAIGN_STATE_TYPE}::{cid}",
+            properties=to_struct(
+                {"campaignId": cid, "status": "running", "apiKeySource": "config", "apiKey": KEY}
+                if native
+                else {"campaign_id": cid, "__provider": PROVIDER_BLOB}
+            ),
         )
         for cid in ids
     ]
@@ -216,12 +224,14 @@ def throughput(workdir: Path, n: int, latency_ms: float, concurrency: int) -> di
     finally:
         plugin.close()
         sandbox.stop()
-    bound = n * latency_ms / 1000 / 4  # the plugin serves with 4 worker threads
+    # The dynamic provider's server has 4 worker threads, so 4 calls in flight at most; the
+    # native plugin takes all `concurrency` of them.
+    bound = n * latency_ms / 1000 / (concurrency if native else 4)
     return {"seconds": elapsed, "bound_seconds": bound, "ratio_to_bound": bound / elapsed, "requests": made}
 
 
 # -- 4. cold start -------------------------------------------------------------------------------------
-def cold_start(workdir: Path, runs: int) -> dict[str, Any]:
+def cold_start(workdir: Path, runs: int, kind: str = "dynamic") -> dict[str, Any]:
     sandbox = SandboxProcess(workdir / "cold.json")
     sandbox.seed(["camp_c"], status="running")
     plugin_s: list[float] = []
@@ -234,7 +244,7 @@ def cold_start(workdir: Path, runs: int) -> dict[str, Any]:
             import_s.append(time.perf_counter() - t0)
 
             t0 = time.perf_counter()
-            plugin = Plugin()
+            plugin = make_plugin(kind)
             ready_s.append(time.perf_counter() - t0)
             plugin.configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": sandbox.url})
             plugin.create({"campaign_id": "camp_c", "__provider": PROVIDER_BLOB})
@@ -299,15 +309,24 @@ def main() -> int:
         through_runs = [
             throughput(work, args.throughput_campaigns, args.latency_ms, 16) for _ in range(args.repeats)
         ]
+        native_runs = [
+            throughput(work, args.throughput_campaigns, args.latency_ms, 16, "native")
+            for _ in range(args.repeats)
+        ]
         cold = cold_start(work, max(5, args.repeats * 3))
+        native_cold = cold_start(work, max(5, args.repeats * 3), "native")
     size = provider_size()
 
-    through = {
-        "seconds": summary([r["seconds"] for r in through_runs]),
-        "bound_seconds": through_runs[0]["bound_seconds"],
-        "ratio_to_bound": summary([r["ratio_to_bound"] for r in through_runs]),
-        "requests": [r["requests"] for r in through_runs],
-    }
+    def through_summary(runs: list[dict[str, float]]) -> dict[str, Any]:
+        return {
+            "seconds": summary([r["seconds"] for r in runs]),
+            "bound_seconds": runs[0]["bound_seconds"],
+            "ratio_to_bound": summary([r["ratio_to_bound"] for r in runs]),
+            "requests": [r["requests"] for r in runs],
+        }
+
+    through = through_summary(through_runs)
+    native_through = through_summary(native_runs)
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}",
@@ -315,7 +334,9 @@ def main() -> int:
         "requests_per_step": steps,
         "overhead": over,
         "throughput": through,
+        "native_throughput": native_through,
         "cold_start": cold,
+        "native_cold_start": native_cold,
         "provider_size": size,
         "wall_seconds": time.perf_counter() - started,
     }
@@ -346,19 +367,24 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"{spread(o['overhead_ms'])} (plugin {o['plugin_create_ms']['median']:.2f}, "
         f"bare {o['bare_post_ms']['median']:.2f}) | < 2 | |"
     )
-    t = r["throughput"]
-    lines.append(
-        f"| throughput: {args.throughput_campaigns} creates, {args.latency_ms:.0f} ms latency, "
-        f"16 concurrent, s | {spread(t['seconds'])} | bound {t['bound_seconds']:.2f} | "
-        f"{spread(t['ratio_to_bound'])} of bound (>= 0.90) |"
-    )
-    c = r["cold_start"]
-    lines.append(
-        f"| cold start to first Create answered, s ({c['plugin_first_create_s']['n']} runs) | "
-        f"{spread(c['plugin_first_create_s'], '{:.3f}')} (port printed "
-        f"{c['plugin_port_printed_s']['median']:.3f}) | "
-        f"import pulumi {spread(c['import_pulumi_s'], '{:.3f}')} | {c['ratio']:.2f}x (<= 1.2x) |"
-    )
+    for key, label, bound_note in (
+        ("throughput", "dynamic provider", "4-way bound"),
+        ("native_throughput", "native plugin", "16-way bound"),
+    ):
+        t = r[key]
+        lines.append(
+            f"| throughput, {label}: {args.throughput_campaigns} creates, {args.latency_ms:.0f} ms latency, "
+            f"16 in flight, s | {spread(t['seconds'])} | {bound_note} {t['bound_seconds']:.2f} | "
+            f"{spread(t['ratio_to_bound'])} of bound (>= 0.90) |"
+        )
+    for key, label in (("cold_start", "dynamic provider"), ("native_cold_start", "native plugin")):
+        c = r[key]
+        lines.append(
+            f"| cold start, {label}, to first Create answered, s ({c['plugin_first_create_s']['n']} runs) | "
+            f"{spread(c['plugin_first_create_s'], '{:.3f}')} (port printed "
+            f"{c['plugin_port_printed_s']['median']:.3f}) | "
+            f"import pulumi {spread(c['import_pulumi_s'], '{:.3f}')} | {c['ratio']:.2f}x (<= 1.2x) |"
+        )
     p = r["provider_size"]
     lines.append(
         f"| serialized provider, bytes | {p['ours_bytes']} | < 1024; naive by-value {p['naive_bytes']} | "

@@ -28,10 +28,13 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from .resource import CAMPAIGN_STATE_TYPE
+from .schema import TYPE_TOKEN as NATIVE_TYPE
+from .schema import to_camel
 from .settings import DEFAULT_BASE_URL, base_url_problem, is_loopback_url
 
 __all__ = [
     "POLICIES",
+    "TYPES",
     "no_live_sends_outside_production",
     "https_only",
     "unique_campaigns",
@@ -44,12 +47,17 @@ DEFAULT_PRODUCTION_STACKS = ["prod", "production"]
 DEFAULT_MAX_RUNNING_CAMPAIGNS = 25
 
 _UNKNOWN = object()
+#: Both CampaignState types: the dynamic resource (Python names) and the native plugin's
+#: (the schema's camelCase names).
+TYPES = (CAMPAIGN_STATE_TYPE, NATIVE_TYPE)
 
 
-def _prop(props: Mapping[str, Any], name: str, default: Any = None) -> Any:
-    """A property's value, ``default`` when absent, or ``_UNKNOWN`` during preview."""
+def _prop(resource_type: str, props: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    """A property's value under its name for ``resource_type``, ``default`` when absent, or
+    ``_UNKNOWN`` during preview."""
+    key = to_camel(name) if resource_type == NATIVE_TYPE else name
     try:
-        value = props.get(name, default)
+        value = props.get(key, default)
     except UnknownValueError:
         return _UNKNOWN
     return default if value is None else value
@@ -59,24 +67,24 @@ def _normalize(url: str) -> str:
     return url.strip().rstrip("/").lower()
 
 
-def _effective_base_url(props: Mapping[str, Any]) -> Any:
+def _effective_base_url(resource_type: str, props: Mapping[str, Any]) -> Any:
     """Resource input, else stack config ``leadterra:baseUrl``, else the live API.
 
     ``_UNKNOWN`` during preview when the input is not computed yet.
     """
-    url = _prop(props, "base_url")
+    url = _prop(resource_type, props, "base_url")
     if url is None:
         url = pulumi.Config("leadterra").get("baseUrl")
     return url or DEFAULT_BASE_URL
 
 
-def _effective_key(props: Mapping[str, Any]) -> tuple[Any, str]:
+def _effective_key(resource_type: str, props: Mapping[str, Any]) -> tuple[Any, str]:
     """The key the provider would use, and where from, in the provider's own precedence.
 
     ``api_key=``, else stack config ``leadterra:apiKey``, else ``LEADTERRA_API_KEY`` in the
     environment the engine runs the pack with (the same one it runs the provider with).
     """
-    key = _prop(props, "api_key")
+    key = _prop(resource_type, props, "api_key")
     if key is not None:
         return key, "the resource's api_key"
     key = pulumi.Config("leadterra").get("apiKey")
@@ -85,18 +93,18 @@ def _effective_key(props: Mapping[str, Any]) -> tuple[Any, str]:
     return os.environ.get("LEADTERRA_API_KEY"), "the environment variable LEADTERRA_API_KEY"
 
 
-def _is_running(props: Mapping[str, Any]) -> bool:
-    return bool(_prop(props, "status", "running") == "running")
+def _is_running(resource_type: str, props: Mapping[str, Any]) -> bool:
+    return bool(_prop(resource_type, props, "status", "running") == "running")
 
 
 def _validate_no_live_sends(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != CAMPAIGN_STATE_TYPE or not _is_running(args.props):
+    if args.resource_type not in TYPES or not _is_running(args.resource_type, args.props):
         return
     config = args.get_config() or {}
     stack = pulumi.get_stack()
     if stack in config.get("productionStacks", DEFAULT_PRODUCTION_STACKS):
         return
-    url = _effective_base_url(args.props)
+    url = _effective_base_url(args.resource_type, args.props)
     allowed = {_normalize(u) for u in config.get("allowedBaseUrls", [])}
     if isinstance(url, str) and not is_loopback_url(url) and _normalize(url) not in allowed:
         report(
@@ -106,7 +114,7 @@ def _validate_no_live_sends(args: ResourceValidationArgs, report: ReportViolatio
             "allowedBaseUrls, add the stack to productionStacks, or declare status='paused'.",
             None,
         )
-    key, where = _effective_key(args.props)
+    key, where = _effective_key(args.resource_type, args.props)
     if isinstance(key, str) and key.startswith("sk_live_"):
         # Never echo the key itself: policy output lands in CI logs.
         report(
@@ -117,9 +125,9 @@ def _validate_no_live_sends(args: ResourceValidationArgs, report: ReportViolatio
 
 
 def _validate_https(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != CAMPAIGN_STATE_TYPE:
+    if args.resource_type not in TYPES:
         return
-    url = _effective_base_url(args.props)
+    url = _effective_base_url(args.resource_type, args.props)
     if not isinstance(url, str):  # unknown in preview, or not a URL at all (check refuses it)
         return
     problem = base_url_problem(url)
@@ -129,13 +137,13 @@ def _validate_https(args: ResourceValidationArgs, report: ReportViolation) -> No
 
 
 def _campaigns(args: StackValidationArgs) -> list[Any]:
-    return [r for r in args.resources if r.resource_type == CAMPAIGN_STATE_TYPE]
+    return [r for r in args.resources if r.resource_type in TYPES]
 
 
 def _validate_unique(args: StackValidationArgs, report: ReportViolation) -> None:
     by_campaign: dict[str, list[Any]] = defaultdict(list)
     for resource in _campaigns(args):
-        campaign_id = _prop(resource.props, "campaign_id")
+        campaign_id = _prop(resource.resource_type, resource.props, "campaign_id")
         if isinstance(campaign_id, str):
             by_campaign[campaign_id].append(resource)
     for campaign_id, resources in sorted(by_campaign.items()):
@@ -152,7 +160,7 @@ def _validate_unique(args: StackValidationArgs, report: ReportViolation) -> None
 def _validate_budget(args: StackValidationArgs, report: ReportViolation) -> None:
     config = args.get_config() or {}
     limit = int(config.get("maxRunningCampaigns", DEFAULT_MAX_RUNNING_CAMPAIGNS))
-    running = [r for r in _campaigns(args) if _is_running(r.props)]
+    running = [r for r in _campaigns(args) if _is_running(r.resource_type, r.props)]
     if len(running) > limit:
         report(
             f"this stack declares {len(running)} running campaigns, more than "

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import analyzer_pb2
 
 from harness.analyzer import Analyzer
+from harness.structs import to_struct
+from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
 
 NO_LIVE = "leadterra-no-live-sends-outside-production"
 HTTPS = "leadterra-https-only"
@@ -215,3 +218,46 @@ def test_policies_import_without_side_effects() -> None:
     assert result.stdout.startswith(
         "4 ['leadterra-no-live-sends-outside-production', 'leadterra-https-only',"
     )
+
+
+# --- the native plugin's type token, with the schema's camelCase names -------------------------
+NATIVE = "leadterra:index:CampaignState"
+
+
+def native(campaign_id: str = "camp_1", **props: Any) -> dict[str, Any]:
+    return {
+        "campaignId": campaign_id,
+        "status": "running",
+        "reconcile": False,
+        "pauseOnDelete": False,
+        **props,
+    }
+
+
+def test_native_resources_get_the_same_guardrails(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev")
+    assert names(dev.analyze("launch", native(), type_=NATIVE)) == [NO_LIVE]
+    assert dev.analyze("launch", native(baseUrl=SANDBOX), type_=NATIVE) == []
+    assert names(dev.analyze("launch", native(baseUrl="http://10.0.0.5"), type_=NATIVE)) == [HTTPS, NO_LIVE]
+    live = dev.analyze("launch", native(baseUrl=SANDBOX, apiKey=rpc.wrap_rpc_secret(LIVE)), type_=NATIVE)
+    assert names(live) == [NO_LIVE] and LIVE not in live[0].message
+    assert dev.analyze("hold", native(status="paused"), type_=NATIVE) == []
+
+
+def test_native_and_dynamic_resources_count_together(analyzer_factory: Any) -> None:
+    dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX})
+    request = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=CAMPAIGN_STATE_TYPE,
+                properties=to_struct(campaign("camp_1")),
+                urn="urn:pulumi:s::p::t::a",
+                name="a",
+            ),
+            analyzer_pb2.AnalyzerResource(
+                type=NATIVE, properties=to_struct(native("camp_1")), urn="urn:pulumi:s::p::t::b", name="b"
+            ),
+        ]
+    )
+    diagnostics = list(dev.stub.AnalyzeStack(request, timeout=30).diagnostics)
+    assert names(diagnostics) == [UNIQUE, UNIQUE]

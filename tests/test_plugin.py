@@ -1,0 +1,184 @@
+"""What only the native plugin has: plugin info, a complete schema, configuration both ways,
+Cancel, its three ways to start, and the YAML example checked against the schema. (Everything
+CampaignState does is tested against both providers by the shared suites.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from google.protobuf import empty_pb2
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import provider_pb2
+
+from harness.engine import NativePlugin, PluginError
+from harness.programs import ROOT
+from harness.sandbox import Sandbox
+from harness.structs import to_struct
+from pulumi_leadterra import __version__
+from pulumi_leadterra.schema import TYPE_TOKEN
+from tests.conftest import TEST_KEY
+
+
+@pytest.fixture
+def native(sandbox: Sandbox) -> Any:
+    plug = NativePlugin()
+    try:
+        yield plug
+    finally:
+        plug.close()
+
+
+def _schema(plug: NativePlugin) -> dict[str, Any]:
+    response = plug._call("GetSchema", provider_pb2.GetSchemaRequest(version=0))
+    return dict(json.loads(response.schema))
+
+
+def test_plugin_info_and_cancel(native: NativePlugin) -> None:
+    assert native._call("GetPluginInfo", empty_pb2.Empty()).version == __version__
+    assert isinstance(native._call("Cancel", empty_pb2.Empty()), empty_pb2.Empty)
+
+
+def test_schema_is_complete(native: NativePlugin) -> None:
+    schema = _schema(native)
+    assert schema["name"] == "leadterra" and schema["version"] == __version__
+    resource = schema["resources"][TYPE_TOKEN]
+    assert resource["requiredInputs"] == ["campaignId"]
+    assert set(resource["inputProperties"]) == {
+        "campaignId",
+        "status",
+        "reconcile",
+        "pauseOnDelete",
+        "baseUrl",
+        "apiKey",
+    }
+    groups = [
+        schema["config"]["variables"],
+        schema["provider"]["inputProperties"],
+        resource["inputProperties"],
+        resource["properties"],
+    ]
+    for group in groups:
+        for name, spec in group.items():
+            assert spec.get("description", "").strip(), f"{name} has no description"
+            assert spec["type"] in ("string", "boolean", "integer", "number", "object"), name
+    for group in (schema["config"]["variables"], resource["inputProperties"], resource["properties"]):
+        assert group["apiKey"]["secret"] is True
+    assert set(schema["config"]["variables"]) >= {
+        "apiKey",
+        "baseUrl",
+        "heal",
+        "pauseAll",
+        "preflight",
+        "maxAttempts",
+    }
+
+
+def test_every_output_is_in_the_schema(native: NativePlugin, sandbox: Sandbox) -> None:
+    native.configure({"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": sandbox.url})
+    declared = set(_schema(native)["resources"][TYPE_TOKEN]["properties"])
+    state = native.up(
+        None, {"campaign_id": "camp_1", "reconcile": True, "pause_on_delete": True, "base_url": sandbox.url}
+    )
+    refreshed = native.refresh(state)
+    assert refreshed is not None
+    sandbox.put("camp_1", status="paused")
+    refreshed = native.refresh(refreshed)
+    assert refreshed is not None
+    wire = {native.python_name(k) for k in declared}
+    assert set(state.outputs) | set(refreshed.outputs) <= wire
+
+
+@pytest.mark.parametrize("how", ["args", "variables"])
+def test_configure_takes_args_or_variables(sandbox: Sandbox, how: str) -> None:
+    plug = NativePlugin()
+    try:
+        config = {"apiKey": rpc.wrap_rpc_secret(TEST_KEY), "baseUrl": sandbox.url}
+        variables = {"leadterra:config:apiKey": TEST_KEY, "leadterra:config:baseUrl": sandbox.url}
+        request = (
+            provider_pb2.ConfigureRequest(args=to_struct(config), acceptSecrets=True)
+            if how == "args"
+            else provider_pb2.ConfigureRequest(variables=variables, acceptSecrets=True)
+        )
+        response = plug._call("Configure", request)
+        assert response.acceptSecrets and response.supportsPreview
+        state = plug.up(None, {"campaign_id": "camp_1"})
+        assert state.outputs["status"] == "running" and state.outputs["api_key_source"] == "config"
+        assert sandbox.drain_counts() == {"POST start": 1}
+    finally:
+        plug.close()
+
+
+def test_check_config_passes_the_configuration_through(native: NativePlugin) -> None:
+    news = to_struct({"apiKey": rpc.wrap_rpc_secret(TEST_KEY)})
+    response = native._call(
+        "CheckConfig",
+        provider_pb2.CheckRequest(urn="urn:pulumi:s::p::pulumi:providers:leadterra::default", news=news),
+    )
+    assert list(response.failures) == [] and "apiKey" in response.inputs.fields
+
+
+def test_errors_are_one_clean_sentence(native: NativePlugin, sandbox: Sandbox) -> None:
+    native.configure({"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": sandbox.url})
+    with pytest.raises(PluginError) as info:
+        native.up(None, {"campaign_id": "camp_missing"})
+    assert info.value.details.startswith("CampaignNotFoundError: campaign camp_missing: ")
+    assert "Traceback" not in info.value.details and "Unexpected" not in info.value.details
+    assert "\n" not in info.value.details
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "pulumi_leadterra.plugin"],
+        [str(Path(sys.executable).parent / "pulumi-resource-leadterra")],
+        [sys.executable, str(ROOT / "provider" / "__main__.py")],
+    ],
+    ids=["python -m", "console script", "PulumiPlugin folder"],
+)
+def test_every_way_to_start_prints_a_port(command: list[str]) -> None:
+    proc = subprocess.Popen(
+        [*command, "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert re.fullmatch(r"[0-9]+", proc.stdout.readline().strip())
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+    plugin_yaml = yaml.safe_load((ROOT / "provider" / "PulumiPlugin.yaml").read_text())
+    assert plugin_yaml["runtime"]["name"] == "python"
+
+
+def test_without_an_engine_address_it_says_how_it_is_started() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pulumi_leadterra.plugin"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ,
+    )
+    assert result.returncode == 2 and "ENGINE_ADDRESS" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_yaml_example_matches_the_schema(native: NativePlugin) -> None:
+    schema = _schema(native)
+    program = yaml.safe_load((ROOT / "examples" / "yaml" / "Pulumi.yaml").read_text())
+    (provider,) = program["plugins"]["providers"]
+    assert provider["name"] == "leadterra"
+    assert (ROOT / "examples" / "yaml" / provider["path"] / "PulumiPlugin.yaml").exists()
+    for name, resource in program["resources"].items():
+        spec = schema["resources"][resource["type"]]
+        assert set(spec["requiredInputs"]) <= set(resource["properties"]), name
+        assert set(resource["properties"]) <= set(spec["inputProperties"]), name
+        assert resource["properties"].get("status", "running") in ("running", "paused")
+    for expression in program["outputs"].values():
+        resource, prop = re.fullmatch(r"\$\{(\w+)\.(\w+)\}", expression).groups()  # type: ignore[union-attr]
+        assert prop in schema["resources"][program["resources"][resource]["type"]]["properties"]
