@@ -17,7 +17,8 @@ from datetime import UTC
 from typing import Any, Optional
 from urllib.parse import quote
 
-import requests
+from urllib3 import BaseHTTPResponse
+from urllib3.exceptions import HTTPError
 
 from ._version import __version__
 from .errors import (
@@ -74,7 +75,7 @@ def _retry_after_seconds(value: Optional[str], now: float) -> Optional[float]:
     return max(0.0, when.timestamp() - now)
 
 
-def _parse_error_body(response: requests.Response) -> tuple[Optional[str], Optional[str]]:
+def _parse_error_body(response: BaseHTTPResponse) -> tuple[Optional[str], Optional[str]]:
     """(code, message) from either documented error shape, or (None, None) for other bodies."""
     try:
         body = response.json()
@@ -109,9 +110,9 @@ def _error_class(status: int, code: Optional[str]) -> type[LeadterraError]:
     return _BY_CODE.get(code or "", InvalidRequestError)
 
 
-def _error_for(response: requests.Response, campaign_id: Optional[str]) -> LeadterraError:
+def _error_for(response: BaseHTTPResponse, campaign_id: Optional[str]) -> LeadterraError:
     code, message = _parse_error_body(response)
-    status = response.status_code
+    status = response.status
     cls = _error_class(status, code)
     if not message:
         message = _DEFAULT_MESSAGES.get(cls) or f"Leadterra answered HTTP {status}"
@@ -124,13 +125,13 @@ def _error_for(response: requests.Response, campaign_id: Optional[str]) -> Leadt
     )
 
 
-def _should_retry(response: Optional[requests.Response]) -> bool:
+def _should_retry(response: Optional[BaseHTTPResponse]) -> bool:
     """Retry what may succeed next time: no answer at all, a 429, or a 5xx. Start and pause are
     idempotent by contract, so repeating them is safe; any other 4xx will not change."""
-    return response is None or response.status_code == 429 or response.status_code >= 500
+    return response is None or response.status == 429 or response.status >= 500
 
 
-def _json_object(response: requests.Response, campaign_id: str) -> dict[str, Any]:
+def _json_object(response: BaseHTTPResponse, campaign_id: str) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -139,7 +140,7 @@ def _json_object(response: requests.Response, campaign_id: str) -> dict[str, Any
         raise InvalidRequestError(
             "Leadterra answered 2xx with a body that is not a JSON object",
             campaign_id=campaign_id,
-            http_status=response.status_code,
+            http_status=response.status,
             request_id=response.headers.get("X-Request-Id"),
         )
     return body
@@ -205,7 +206,7 @@ class LeadterraClient:
         ceiling = min(self._retry.max_delay, self._retry.base_delay * (2 ** (attempt - 1)))
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
-    def _retry_delay(self, attempt: int, response: Optional[requests.Response]) -> float:
+    def _retry_delay(self, attempt: int, response: Optional[BaseHTTPResponse]) -> float:
         """How long to wait before the next attempt: the server's Retry-After, else back-off."""
         if response is not None:
             wait = _retry_after_seconds(response.headers.get("Retry-After"), time.time())
@@ -228,12 +229,12 @@ class LeadterraClient:
         attempt = 0
         while True:
             attempt += 1
-            response: Optional[requests.Response] = None
+            response: Optional[BaseHTTPResponse] = None
             try:
                 response = self._transport.send(
                     method, url, self._headers, deadline, policy.connect_timeout, policy.read_timeout
                 )
-            except requests.RequestException as exc:
+            except (HTTPError, OSError) as exc:
                 reason = (
                     f"no complete answer within the retry budget of {policy.budget:g} s "
                     "(leadterra:retryBudget)"
@@ -242,7 +243,7 @@ class LeadterraClient:
                 )
                 error: LeadterraError = APIConnectionError(reason, campaign_id=campaign_id)
             else:
-                if 200 <= response.status_code < 300:
+                if 200 <= response.status < 300:
                     return _json_object(response, campaign_id)
                 error = _error_for(response, campaign_id)
             if not _should_retry(response):
