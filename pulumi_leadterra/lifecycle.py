@@ -17,6 +17,7 @@ brake) holds every resource paused whatever it declares.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Callable
@@ -113,6 +114,8 @@ class Lifecycle:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Preflight tries once: a flaky API must not hold up a preview with retries.
+        self._preflight_retry = dataclasses.replace(settings.retry, max_attempts=1)
         self._clients: dict[tuple[str, str, RetryPolicy], LeadterraClient] = {}
         self._lock = threading.Lock()
 
@@ -211,16 +214,9 @@ class Lifecycle:
         starting = status == "running" and (creating or olds.get("status") != "running")
         if not (creating or starting):
             return []
-        settings = self.settings
-        url = settings.resolve_base_url(inputs.get("base_url"))
-        one_try = RetryPolicy(
-            max_attempts=1,
-            budget=settings.retry.budget,
-            connect_timeout=settings.retry.connect_timeout,
-            read_timeout=settings.retry.read_timeout,
-        )
+        url = self.settings.resolve_base_url(inputs.get("base_url"))
         try:
-            stats = self._client(url, key, one_try).stats(campaign_id)
+            stats = self._client(url, key, self._preflight_retry).stats(campaign_id)
         except AuthenticationError as exc:
             return [("api_key", f"preflight: {exc}")]
         except LeadterraError as exc:

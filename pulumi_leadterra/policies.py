@@ -10,7 +10,6 @@ what it cannot see, and runs again with known values during ``pulumi up``, befor
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -30,7 +29,7 @@ from pulumi_policy.proxy import UnknownValueError
 from .resource import CAMPAIGN_STATE_TYPE
 from .schema import TYPE_TOKEN as NATIVE_TYPE
 from .schema import to_camel
-from .settings import DEFAULT_BASE_URL, base_url_problem, is_loopback_url
+from .settings import DEFAULT_BASE_URL, Settings, base_url_problem, is_loopback_url
 
 __all__ = [
     "POLICIES",
@@ -78,6 +77,12 @@ def _effective_base_url(resource_type: str, props: Mapping[str, Any]) -> Any:
     return url or DEFAULT_BASE_URL
 
 
+_KEY_SOURCES = {
+    "config": "stack config leadterra:apiKey",
+    "environment": "the environment variable LEADTERRA_API_KEY",
+}
+
+
 def _effective_key(resource_type: str, props: Mapping[str, Any]) -> tuple[Any, str]:
     """The key the provider would use, and where from, in the provider's own precedence.
 
@@ -87,10 +92,10 @@ def _effective_key(resource_type: str, props: Mapping[str, Any]) -> tuple[Any, s
     key = _prop(resource_type, props, "api_key")
     if key is not None:
         return key, "the resource's api_key"
-    key = pulumi.Config("leadterra").get("apiKey")
-    if key:
-        return key, "stack config leadterra:apiKey"
-    return os.environ.get("LEADTERRA_API_KEY"), "the environment variable LEADTERRA_API_KEY"
+    # Stack config, then the environment: the provider's own Settings decide, not a copy here.
+    config = pulumi.Config("leadterra")
+    settings = Settings.load(lambda name: config.get(name.split(":", 1)[1]))
+    return settings.api_key, _KEY_SOURCES.get(settings.api_key_source or "", "")
 
 
 def _is_running(resource_type: str, props: Mapping[str, Any]) -> bool:

@@ -186,24 +186,32 @@ class Transport:
     def __init__(self, pool_size: int = 32) -> None:
         self._pool_size = pool_size
         self._lock = threading.Lock()
-        self._managers: dict[tuple[Optional[str], Union[bool, str]], PoolManager] = {}
+        self._managers: dict[str, PoolManager] = {}
 
     def _manager(self, url: str) -> PoolManager:
+        """The pool manager for ``url``'s origin, built on first use: the environment is read
+        then, once per origin, not on every request."""
+        origin = "/".join(url.split("/", 3)[:3])
+        manager = self._managers.get(origin)
+        if manager is None:
+            with self._lock:
+                manager = self._managers.get(origin)
+                if manager is None:
+                    manager = self._new_manager(url)
+                    self._managers[origin] = manager
+        return manager
+
+    def _new_manager(self, url: str) -> PoolManager:
         proxy = proxies_for(url).get("https")
         verify = verify_for(url)
-        key = (proxy, verify)
-        with self._lock:
-            manager = self._managers.get(key)
-            if manager is None:
-                options: dict[str, Any] = {"maxsize": self._pool_size, "block": False}
-                if isinstance(verify, str):
-                    options["ca_certs"] = verify
-                elif urlsplit(url).scheme == "https":
-                    options["ca_certs"] = certifi.where()
-                manager = ProxyManager(proxy, **options) if proxy else PoolManager(**options)
-                manager.pool_classes_by_scheme = _POOLS
-                self._managers[key] = manager
-            return manager
+        options: dict[str, Any] = {"maxsize": self._pool_size, "block": False}
+        if isinstance(verify, str):
+            options["ca_certs"] = verify
+        elif urlsplit(url).scheme == "https":
+            options["ca_certs"] = certifi.where()
+        manager = ProxyManager(proxy, **options) if proxy else PoolManager(**options)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
 
     def send(
         self,

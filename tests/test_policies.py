@@ -12,6 +12,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from harness.analyzer import Analyzer
 from harness.structs import to_struct
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
+from pulumi_leadterra.schema import to_camel
 
 NO_LIVE = "leadterra-no-live-sends-outside-production"
 HTTPS = "leadterra-https-only"
@@ -225,13 +226,8 @@ NATIVE = "leadterra:index:CampaignState"
 
 
 def native(campaign_id: str = "camp_1", **props: Any) -> dict[str, Any]:
-    return {
-        "campaignId": campaign_id,
-        "status": "running",
-        "reconcile": False,
-        "pauseOnDelete": False,
-        **props,
-    }
+    """`campaign` under the native plugin's names; ``props`` are given in camelCase."""
+    return {**{to_camel(k): v for k, v in campaign(campaign_id).items()}, **props}
 
 
 def test_native_resources_get_the_same_guardrails(analyzer_factory: Any) -> None:

@@ -19,14 +19,13 @@ import pulumi_pulumiservice as ps
 
 config = pulumi.Config()
 organization = config.require("organization")
-project, stack = "leadterra-promotion", "prod"
+# The stack every resource below configures.
+target = {"organization": organization, "project": "leadterra-promotion", "stack": "prod"}
 pause_all = config.get_bool("pauseAll") or False
 
 settings = ps.DeploymentSettings(
     "prod-settings",
-    organization=organization,
-    project=project,
-    stack=stack,
+    **target,
     github=ps.DeploymentSettingsGithubArgs(
         repository=config.require("repository"),
         # Merges and pull requests are the GitOps workflow's job, run without heal.
@@ -49,9 +48,7 @@ settings = ps.DeploymentSettings(
 
 drift = ps.DriftSchedule(
     "prod-drift-detection",
-    organization=organization,
-    project=project,
-    stack=stack,
+    **target,
     schedule_cron=config.get("driftCron") or "*/30 * * * *",
     auto_remediate=False,  # refresh only: the heal run below is the remediation
     opts=pulumi.ResourceOptions(depends_on=[settings]),
@@ -59,9 +56,7 @@ drift = ps.DriftSchedule(
 
 heal = ps.DeploymentSchedule(
     "prod-heal",
-    organization=organization,
-    project=project,
-    stack=stack,
+    **target,
     schedule_cron=config.get("healCron") or "17 * * * *",
     pulumi_operation=ps.PulumiOperation.UPDATE,
     opts=pulumi.ResourceOptions(depends_on=[settings]),

@@ -29,15 +29,17 @@ class SeedError(ValueError):
     """A seed that cannot be loaded; the message names where and what."""
 
 
-def _seed_campaign(entry: Any, where: str) -> dict[str, Any]:
+def _seed_campaign(entry: Any, where: str, sep: str = ".") -> dict[str, Any]:
+    """One campaign to seed; errors name ``where`` and the field (``campaigns[2].status``, or
+    ``--campaign x=stopped status`` with ``sep=" "``)."""
     if not isinstance(entry, dict):
         raise SeedError(f"{where} must be an object like {{\"id\": \"camp_1\"}}")
     campaign_id = entry.get("id")
     if not isinstance(campaign_id, str) or not _ID.fullmatch(campaign_id):
-        raise SeedError(f"{where}.id must be 1-128 letters, digits, '_' or '-'")
+        raise SeedError(f"{where}{sep}id must be 1-128 letters, digits, '_' or '-'")
     status = entry.get("status", "draft")
     if status not in _STATUSES:
-        raise SeedError(f"{where}.status is {str(status)[:20]!r}; use draft, running or paused")
+        raise SeedError(f"{where}{sep}status is {str(status)[:20]!r}; use draft, running or paused")
     leads = entry.get("leads", 3)
     if isinstance(leads, list):  # an older sandbox's state: the leads themselves
         leads_list = leads
@@ -45,7 +47,7 @@ def _seed_campaign(entry: Any, where: str) -> dict[str, Any]:
     else:
         leads_list = None
     if isinstance(leads, bool) or not isinstance(leads, int) or not 0 <= leads <= MAX_LEADS:
-        raise SeedError(f"{where}.leads must be a whole number from 0 to {MAX_LEADS}")
+        raise SeedError(f"{where}{sep}leads must be a whole number from 0 to {MAX_LEADS}")
     campaign = new_campaign(campaign_id, status, leads)
     for key in ("name", "startedAt", "pausedAt", "createdAt"):
         if isinstance(entry.get(key), str):
@@ -77,10 +79,7 @@ def parse_seed(path: Path) -> list[dict[str, Any]]:
 
 def _campaign_flag(spec: str) -> dict[str, Any]:
     campaign_id, _, status = spec.partition("=")
-    try:
-        return _seed_campaign({"id": campaign_id, "status": status or "draft"}, f"--campaign {spec[:60]}")
-    except SeedError as exc:
-        raise SeedError(str(exc).replace(".id ", " id ").replace(".status ", " status ")) from None
+    return _seed_campaign({"id": campaign_id, "status": status or "draft"}, f"--campaign {spec[:60]}", " ")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
