@@ -135,6 +135,10 @@ class Plugin:
     def python_name(self, name: str) -> str:
         return name
 
+    def spelled(self, text: str) -> str:
+        """``text`` as this provider's users are told it: the Python names, here."""
+        return text
+
     def engine_view(self, outputs: dict[str, Any]) -> dict[str, Any]:
         """Stored outputs as the engine sends them back: plain, since this provider does not
         accept secrets."""
@@ -174,8 +178,11 @@ class Plugin:
         )
         return response.id, self._receive(response.properties)
 
-    def import_(self, id_: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        """Read with an id and no state, as `pulumi import` would send it: (id, outputs, inputs)."""
+    def import_(self, id_: str) -> tuple[str, Optional[dict[str, Any]], dict[str, Any]]:
+        """Read with an id and no state, as `pulumi import` would send it: (id, outputs, inputs).
+
+        Outputs are None when the response leaves them unset: the engine's sign that the
+        resource does not exist (a present, even empty, struct is imported as found)."""
         response = self._call(
             "Read",
             provider_pb2.ReadRequest(
@@ -185,7 +192,8 @@ class Plugin:
                 inputs=self._send({"__provider": PROVIDER_BLOB}),
             ),
         )
-        return response.id, self._receive(response.properties), self._receive(response.inputs)
+        outputs = self._receive(response.properties) if response.HasField("properties") else None
+        return response.id, outputs, self._receive(response.inputs)
 
     def update(
         self, id_: str, olds: dict[str, Any], news: dict[str, Any], preview: bool = False
@@ -334,6 +342,15 @@ class PluginStack:
         self._run(remove)
 
 
+_USER_SPELLING = (
+    ("campaign_id", "campaignId"),
+    ("pause_on_delete", "pauseOnDelete"),
+    ("api_key", "apiKey"),
+    ("base_url", "baseUrl"),
+    ("True or False", "true or false"),
+)
+
+
 class NativePlugin(Plugin):
     """The native provider plugin, ``python -m pulumi_leadterra.plugin ENGINE``, driven as the
     engine drives a provider that accepts secrets and supports previews. The tests speak the
@@ -352,6 +369,13 @@ class NativePlugin(Plugin):
 
     def python_name(self, name: str) -> str:
         return to_snake(name)
+
+    def spelled(self, text: str) -> str:
+        """As a YAML or TypeScript user is told it: the schema's names (written out here, not
+        taken from the plugin, so that the tests can catch the plugin saying otherwise)."""
+        for python, schema in _USER_SPELLING:
+            text = text.replace(python, schema)
+        return text
 
     def engine_view(self, outputs: dict[str, Any]) -> dict[str, Any]:
         return outputs  # secrets stay secrets for a provider that accepts them

@@ -9,6 +9,7 @@ is decided in one other place, :mod:`.transport`; whether to try again, and when
 from __future__ import annotations
 
 import email.utils
+import logging
 import random
 import re
 import time
@@ -25,7 +26,9 @@ from .errors import (
     APIConnectionError,
     AuthenticationError,
     CampaignNotFoundError,
+    CancelledError,
     ConfigurationError,
+    EndpointNotFoundError,
     InvalidRequestError,
     LeadterraError,
     NoLeadsEnrolledError,
@@ -34,11 +37,12 @@ from .errors import (
     ServerError,
 )
 from .settings import RetryPolicy, base_url_problem, key_problem
-from .transport import Deadline, Transport
+from .transport import Cancellation, Deadline, Transport
 
 __all__ = ["LeadterraClient", "USER_AGENT"]
 
 USER_AGENT = f"pulumi-leadterra/{__version__}"
+_log = logging.getLogger("pulumi_leadterra")
 
 # Within the 4xx answers that are not 401/404/429, the documented codes that refine the meaning.
 _BY_CODE: dict[str, type[LeadterraError]] = {
@@ -51,6 +55,7 @@ _DEFAULT_MESSAGES = {
     NoLeadsEnrolledError: "has no enrolled leads",
     NoSequenceStepsError: "has no sequence steps",
     CampaignNotFoundError: "was not found",
+    EndpointNotFoundError: "Leadterra answered 404 without campaign_not_found, so the URL is wrong",
     AuthenticationError: "the API key was refused",
 }
 
@@ -102,7 +107,7 @@ def _error_class(status: int, code: Optional[str]) -> type[LeadterraError]:
     if status == 401:
         return AuthenticationError
     if status == 404:
-        return CampaignNotFoundError
+        return CampaignNotFoundError if code == "campaign_not_found" else EndpointNotFoundError
     if status == 429:
         return RateLimitError
     if status >= 500:
@@ -159,7 +164,8 @@ class LeadterraClient:
         api_key: str,
         retry: Optional[RetryPolicy] = None,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Optional[Callable[[float], None]] = None,
+        cancellation: Optional[Cancellation] = None,
     ) -> None:
         problem = base_url_problem(base_url)
         if problem:
@@ -176,6 +182,7 @@ class LeadterraClient:
         }
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._cancellation = cancellation or Cancellation()
         self._transport = Transport()
 
     def __repr__(self) -> str:
@@ -224,8 +231,20 @@ class LeadterraClient:
         # campaign_id is validated by the provider's check; quoting is a second fence so that
         # no id can ever reach another path.
         url = f"{self._base_url}/v1/campaigns/{quote(campaign_id, safe='')}/{action}"
-        policy = self._retry
+        policy, cancellation = self._retry, self._cancellation
+        if cancellation.is_set:
+            raise CancelledError("cancelled before the request was sent", campaign_id=campaign_id)
         deadline = Deadline(policy.budget)
+        cancellation.track(deadline)
+        try:
+            return self._attempts(method, url, action, campaign_id, deadline)
+        finally:
+            cancellation.untrack(deadline)
+
+    def _attempts(
+        self, method: str, url: str, action: str, campaign_id: str, deadline: Deadline
+    ) -> dict[str, Any]:
+        policy, cancellation = self._retry, self._cancellation
         attempt = 0
         while True:
             attempt += 1
@@ -235,6 +254,11 @@ class LeadterraClient:
                     method, url, self._headers, deadline, policy.connect_timeout, policy.read_timeout
                 )
             except (HTTPError, OSError) as exc:
+                if cancellation.is_set:
+                    raise CancelledError(
+                        f"cancelled while waiting for Leadterra's answer to {method} {action}",
+                        campaign_id=campaign_id,
+                    ) from None
                 reason = (
                     f"no complete answer within the retry budget of {policy.budget:g} s "
                     "(leadterra:retryBudget)"
@@ -243,6 +267,10 @@ class LeadterraClient:
                 )
                 error: LeadterraError = APIConnectionError(reason, campaign_id=campaign_id)
             else:
+                # Method, action, id and status only: never a header, so never the key.
+                _log.debug(
+                    "%s %s %s: HTTP %s (attempt %d)", method, action, campaign_id, response.status, attempt
+                )
                 if 200 <= response.status < 300:
                     return _json_object(response, campaign_id)
                 error = _error_for(response, campaign_id)
@@ -251,4 +279,10 @@ class LeadterraClient:
             wait = self._retry_delay(attempt, response)
             if attempt >= policy.max_attempts or wait >= deadline.remaining():
                 raise error.gave_up(attempt) from None
-            self._sleep(wait)
+            if self._sleep is not None:
+                self._sleep(wait)
+            if cancellation.wait(0 if self._sleep is not None else wait):
+                raise CancelledError(
+                    f"cancelled after attempt {attempt} ({error.api_message}); no retry was sent",
+                    campaign_id=campaign_id,
+                ) from None

@@ -18,6 +18,8 @@ __all__ = [
     "ConfigurationError",
     "AuthenticationError",
     "CampaignNotFoundError",
+    "EndpointNotFoundError",
+    "CancelledError",
     "NoLeadsEnrolledError",
     "NoSequenceStepsError",
     "InvalidRequestError",
@@ -138,6 +140,25 @@ class CampaignNotFoundError(LeadterraError):
     """404 ``campaign_not_found``: no such campaign in the key's workspace."""
 
     remedy = "check the campaign_id and that the API key belongs to the workspace that owns it"
+
+
+class EndpointNotFoundError(LeadterraError):
+    """404 without the API's ``campaign_not_found``: the URL itself is wrong (a base URL with a
+    path, a proxy's page, another API version), which says nothing about the campaign."""
+
+    remedy = (
+        "check leadterra:baseUrl: it must be the API's root, like https://app.leadterra.co, with no "
+        "path (the provider adds /v1/...), and that this provider version speaks the API there"
+    )
+
+
+class CancelledError(LeadterraError):
+    """The engine cancelled the operation (Ctrl-C): the call stopped, and nothing more is sent."""
+
+    remedy = (
+        "the call was stopped before Leadterra answered, so the campaign may or may not have "
+        "changed; run pulumi refresh, then pulumi up again (start and pause are safe to repeat)"
+    )
 
 
 class NoLeadsEnrolledError(LeadterraError):

@@ -6,9 +6,14 @@ plugin can adapt it to its own protocol without restating any rule. Nothing here
 a Pulumi transport type: values are plain Python, an unknown (during preview) is `UNKNOWN`.
 
 Requests per call, as the README documents and the tests assert: check 0 (1 GET stats with
-``leadterra:preflight`` for a create or a move to running), diff 0, create 1, update 1, read 1
-(GET stats), delete 0 (1 with pause_on_delete). A refused key on read or delete costs one more
-request per other key that could be the working one.
+``leadterra:preflight`` for a create or a move to running), diff 0, create 1, update 1 when it
+changes what is held (the status, the brake, a heal run, a new base URL) and 0 otherwise (a key
+rotation, ``pause_on_delete``, ``reconcile``), read 1 (GET stats), delete 0 (1 with
+pause_on_delete). A refused key on read or delete costs one more request per other key that could
+be the working one.
+
+An imported campaign is held as found: the API reports no status, so until the program declares
+one, Pulumi sends nothing for it (``held_status`` is ``none``).
 
 Run-level settings (read once per provider process, so they describe the whole run):
 ``leadterra:heal`` re-asserts ``reconcile=True`` resources; ``leadterra:pauseAll`` (the incident
@@ -32,8 +37,20 @@ from .errors import (
     UnexpectedStatusError,
 )
 from .settings import MISSING_KEY_MESSAGE, RetryPolicy, Settings, base_url_problem, key_problem
+from .transport import Cancellation
 
-__all__ = ["UNKNOWN", "Lifecycle", "STATUSES", "campaign_id_problem"]
+__all__ = [
+    "ADD",
+    "DELETE",
+    "HELD_NOTHING",
+    "UPDATE",
+    "UPDATE_REPLACE",
+    "UNKNOWN",
+    "Diff",
+    "Lifecycle",
+    "STATUSES",
+    "campaign_id_problem",
+]
 
 
 class _Unknown:
@@ -52,10 +69,17 @@ STATUSES = ("running", "paused")
 _OBSERVABLE = ("running", "paused", "draft")
 _NOT_SENDING = ("paused", "draft")
 _KEY_SOURCES = ("input", "config", "environment")
+# What the API told us about a campaign, kept as it is by an update that sends nothing.
+_OBSERVED = ("status", "started_at", "paused_at", "healed_at", "drift", "stats", "sent_baseline")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _BOOLEANS = ("reconcile", "pause_on_delete")
-# Inputs whose change is applied in place by one idempotent call.
-_UPDATABLE = ("reconcile", "pause_on_delete", "base_url", "api_key_source")
+# Inputs changed in place; of these, only a new base URL sends a call (to the new endpoint).
+_UPDATABLE = ("reconcile", "pause_on_delete", "base_url", "api_key", "api_key_source")
+#: ``held_status`` of an imported campaign whose program declares no status: nothing is held.
+HELD_NOTHING = "none"
+
+# Kinds of change per property, as the engine's detailed diff names them.
+ADD, DELETE, UPDATE, UPDATE_REPLACE = "add", "delete", "update", "update-replace"
 
 _T = TypeVar("_T")
 
@@ -72,6 +96,33 @@ def campaign_id_problem(value: Any) -> Optional[str]:
 
 def _unknown(value: Any) -> bool:
     return value is UNKNOWN
+
+
+def _kind(old: Any, new: Any) -> str:
+    if old is None and new is not None:
+        return ADD
+    if new is None and old is not None:
+        return DELETE
+    return UPDATE
+
+
+@dataclasses.dataclass(frozen=True)
+class Diff:
+    """What an ``up`` would change in one resource, for the engine and for the preview.
+
+    ``detailed`` names each changed property with its kind (``add``, ``delete``, ``update``,
+    ``update-replace``); a property that did not change is not in it.
+    """
+
+    detailed: dict[str, str]
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.detailed)
+
+    @property
+    def replaces(self) -> list[str]:
+        return [name for name, kind in self.detailed.items() if kind == UPDATE_REPLACE]
 
 
 def _satisfies(observed: Any, desired: Any) -> bool:
@@ -118,13 +169,18 @@ class Lifecycle:
         self._preflight_retry = dataclasses.replace(settings.retry, max_attempts=1)
         self._clients: dict[tuple[str, str, RetryPolicy], LeadterraClient] = {}
         self._lock = threading.Lock()
+        self._cancellation = Cancellation()
+
+    def cancel(self) -> None:
+        """The engine's Cancel: every call in flight ends now, and every later one at once."""
+        self._cancellation.set()
 
     def _client(self, base_url: str, key: str, retry: Optional[RetryPolicy] = None) -> LeadterraClient:
         policy = retry or self.settings.retry
         with self._lock:
             client = self._clients.get((base_url, key, policy))
             if client is None:
-                client = LeadterraClient(base_url, key, policy)
+                client = LeadterraClient(base_url, key, policy, cancellation=self._cancellation)
                 self._clients[(base_url, key, policy)] = client
             return client
 
@@ -143,10 +199,15 @@ class Lifecycle:
             if problem:
                 failures.append(("campaign_id", problem))
 
-        inputs.setdefault("status", "running")
-        status = inputs["status"]
-        if not _unknown(status) and status not in STATUSES:
+        status = news.get("status")
+        if status is None:
+            inputs.pop("status", None)
+            status = HELD_NOTHING if self._holds_nothing(olds, news) else "running"
+            if status != HELD_NOTHING:
+                inputs["status"] = status
+        elif not _unknown(status) and status not in STATUSES:
             failures.append(("status", f"status must be 'running' or 'paused'; got {status!r}"))
+        inputs["held_status"] = status
 
         for name in _BOOLEANS:
             inputs.setdefault(name, False)
@@ -175,6 +236,20 @@ class Lifecycle:
         if settings.preflight and not failures and key is not None and not _unknown(campaign_id):
             failures.extend(self._preflight(olds, inputs, key))
         return inputs, failures
+
+    @staticmethod
+    def _holds_nothing(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        """True for an imported campaign whose program still declares no status.
+
+        The API reports no status, so an import cannot know one: its inputs (read by ``read``)
+        have none. Defaulting to running there would start a campaign someone paused, so the
+        resource holds nothing until a status is declared; the same campaign id keeps it so
+        through later runs (and through the brake, which only overrides ``status``).
+        """
+        campaign_id = olds.get("campaign_id")
+        if campaign_id is None or campaign_id != news.get("campaign_id"):
+            return False
+        return olds.get("held_status") == HELD_NOTHING or ("status" not in olds and "held_status" not in olds)
 
     def _check_key(self, raw: Any, inputs: dict[str, Any], failures: list[tuple[str, str]]) -> Optional[str]:
         """Record the key this resource will use, and where it comes from, in its inputs.
@@ -231,57 +306,80 @@ class Lifecycle:
         return []
 
     # --- diff: compare desired inputs with stored outputs, no network -------------------------
-    def diff(self, olds: dict[str, Any], news: dict[str, Any]) -> tuple[bool, list[str]]:
-        """(changes, replaced properties) of checked inputs against stored outputs."""
-        settings = self.settings
-        replaces: list[str] = []
-        changed: list[str] = []
-
+    def diff(self, olds: dict[str, Any], news: dict[str, Any]) -> Diff:
+        """Each changed property of checked inputs against stored outputs, with its kind."""
+        detailed: dict[str, str] = {}
         new_id = news.get("campaign_id")
         if _unknown(new_id) or new_id != olds.get("campaign_id"):
-            replaces.append("campaign_id")
+            detailed["campaign_id"] = UPDATE_REPLACE
 
-        desired = "paused" if settings.pause_all else news.get("status", "running")
-        if _unknown(desired) or not _satisfies(olds.get("status"), desired):
-            changed.append("status")
+        desired = self._desired(news)
+        if desired is not None and (_unknown(desired) or not _satisfies(olds.get("status"), desired)):
+            detailed["status"] = _kind(olds.get("status"), desired)
+        # Healing is a property of the run, not of the resource: reconcile=True marks the
+        # campaign as owned by Git, and only a run with leadterra:heal re-asserts its status.
+        # Without heal, an unchanged resource diffs to nothing, so pull-request previews stay quiet.
+        elif desired is not None and self.settings.heal and news.get("reconcile") is True:
+            detailed["status"] = UPDATE
 
         for name in _UPDATABLE:
             default = False if name in _BOOLEANS else None
-            new = news.get(name, default)
-            if _unknown(new) or new != olds.get(name, default):
-                changed.append(name)
+            new, old = news.get(name, default), olds.get(name, default)
+            if _unknown(new) or new != old:
+                detailed[name] = _kind(old, new)
+        return Diff(detailed)
 
-        new_key = news.get("api_key")
-        if _unknown(new_key) or new_key != (olds.get("api_key")):
-            changed.append("api_key")
+    def _desired(self, props: dict[str, Any]) -> Any:
+        """The status this run applies: the brake's paused, the declared one, or None when the
+        resource holds nothing (an import whose program declares no status)."""
+        if self.settings.pause_all:
+            return "paused"
+        if props.get("held_status") == HELD_NOTHING and props.get("status") is None:
+            return None
+        return props.get("status", "running")
 
-        # Healing is a property of the run, not of the resource: reconcile=True marks the
-        # campaign as owned by Git, and only a run with leadterra:heal re-asserts it. Without
-        # heal, an unchanged resource diffs to nothing, so pull-request previews stay quiet.
-        heal = settings.heal and news.get("reconcile") is True
-        return bool(replaces or changed or heal), replaces
-
-    # --- create / update: exactly one idempotent call ------------------------------------------
+    # --- create / update: one idempotent call, or none when nothing held changes --------------
     def create(self, props: dict[str, Any]) -> dict[str, Any]:
         """The outputs of a new resource (its id is ``campaign_id``): one start or pause."""
         return self._apply(props, previous={})
 
     def update(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-        """All outputs (the engine replaces the stored ones with them): one start or pause."""
-        return self._apply(news, previous=olds)
+        """All outputs (the engine replaces the stored ones with them).
+
+        One start or pause only when the update changes what is held: the status (declared, or
+        the brake's), a heal run's re-assertion, or a new base URL. A key rotation, a key moving
+        between input, config and environment, ``pause_on_delete`` or ``reconcile`` only update
+        state: re-sending start then would resume a campaign paused in the dashboard during an
+        incident.
+        """
+        desired = self._desired(news)
+        sends = desired is not None and (
+            not _satisfies(olds.get("status"), desired)
+            or (self.settings.heal and news.get("reconcile") is True)
+            or news.get("base_url") != olds.get("base_url")
+        )
+        if sends:
+            return self._apply(news, previous=olds)
+        self.settings.raise_problems()
+        key, source = self._key(news)
+        return self._outputs(
+            {**news, "api_key": key, "api_key_source": source},
+            **{name: olds.get(name) for name in _OBSERVED},
+        )
+
+    def _key(self, props: dict[str, Any]) -> tuple[str, str]:
+        key, source = props.get("api_key"), props.get("api_key_source")
+        if not key:
+            return self.settings.resolve_key(None)
+        return key, source if source in _KEY_SOURCES else "input"
 
     def _apply(self, props: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
         settings = self.settings
         settings.raise_problems()
         campaign_id = props["campaign_id"]
         # The brake is checked here too: whatever inputs arrive, no start leaves while it is on.
-        desired = "paused" if settings.pause_all else props.get("status", "running")
-        key = props.get("api_key")
-        source = props.get("api_key_source")
-        if not key:
-            key, source = settings.resolve_key(None)
-        elif source not in _KEY_SOURCES:
-            source = "input"
+        desired = self._desired(props) or "paused"  # None never reaches here: update sent nothing
+        key, source = self._key(props)
         client = self._client(settings.resolve_base_url(props.get("base_url")), key)
         body = client.start(campaign_id) if desired == "running" else client.pause(campaign_id)
 
@@ -341,6 +439,9 @@ class Lifecycle:
             "pause_on_delete": props.get("pause_on_delete", False),
             **observed,
         }
+        held = props.get("held_status") or props.get("status")
+        if held in (*STATUSES, HELD_NOTHING):
+            outs["held_status"] = held
         if props.get("base_url") is not None:
             outs["base_url"] = props["base_url"]
         api_key = props.get("api_key")
@@ -403,7 +504,12 @@ class Lifecycle:
                 return "", {}, None
             raise
         if imported:
-            outs = {"campaign_id": campaign_id, "stats": stats, "reconcile": False, "pause_on_delete": False}
+            # Held as found: no status (the API reports none), the key this read used (so the
+            # first up of the generated program diffs to nothing), and inputs of the campaign id
+            # alone, so the generated program holds nothing until someone declares a status.
+            key, source = self.settings.resolve_key(None)
+            held = {"campaign_id": campaign_id, "held_status": HELD_NOTHING}
+            outs = self._outputs({**held, "api_key": key, "api_key_source": source}, stats=stats)
             return campaign_id, outs, {"campaign_id": campaign_id}
         status, drift, baseline = _infer_from_stats(props, stats)
         outs = self._outputs(

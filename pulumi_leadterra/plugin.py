@@ -2,35 +2,45 @@
 Pulumi language (TypeScript, Go, C#, YAML...), as ``pulumi-resource-leadterra``.
 
 Run ``python -m pulumi_leadterra.plugin ENGINE_ADDRESS`` (or ``pulumi-resource-leadterra``): it
-prints its port and serves ``leadterra:index:CampaignState``. Against the dynamic provider it
-accepts secrets (``apiKey`` arrives and leaves as a secret), can be imported, has its own type
-token, and is not capped at 4 worker threads: the blocking HTTP calls run in a pool of their own.
+prints its port and serves ``leadterra:index:CampaignState``. Started with no address (under a
+debugger), it waits for the engine to attach (``PULUMI_DEBUG_PROVIDERS=leadterra:PORT``).
+Against the dynamic provider it accepts secrets (``apiKey`` arrives and leaves as a secret), can
+be imported, has its own type token, and is not capped at 4 worker threads: the blocking HTTP
+calls run in a pool of their own.
 
 What it adapts: camelCase property values (`PropertyValue`: secrets, unknowns, floats) to
-`Lifecycle`'s plain snake_case values and back; a `LeadterraError` to one clean sentence for the
-user instead of a traceback; and previews, where the engine calls Create and Update with
-``preview=True``: they send nothing and return what is known.
+`Lifecycle`'s plain snake_case values and back, with every input that arrived secret leaving
+secret (the engine stores what a provider that accepts secrets returns, as it returns it); the
+core's diff to the engine's detailed diff, so a preview lists each changed property; messages in
+the schema's names (``apiKey``, not ``api_key``); a `LeadterraError` to one clean sentence for the
+user instead of a traceback; previews, where the engine calls Create and Update with
+``preview=True``: they send nothing and return what is known; and Cancel, which ends the calls in
+flight.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import logging
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional, TypeVar
 
 import grpc
+from google.protobuf import empty_pb2
 from pulumi.provider.experimental import provider as p
 from pulumi.provider.experimental.property_value import Computed, PropertyValue
 from pulumi.provider.experimental.server import ProviderServicer
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from ._version import __version__
 from .errors import LeadterraError
-from .lifecycle import UNKNOWN, Lifecycle
+from .lifecycle import ADD, DELETE, UNKNOWN, UPDATE, UPDATE_REPLACE, Lifecycle
 from .schema import PACKAGE, SCHEMA, to_camel, to_snake
 from .settings import Settings
 
@@ -43,6 +53,20 @@ _WORKERS = 64
 _COMPUTED = PropertyValue(rpc.UNKNOWN)
 #: Outputs a preview cannot know before the call is made.
 _OBSERVED = ("status", "startedAt", "pausedAt", "healedAt", "drift", "stats")
+_KINDS = {
+    ADD: p.PropertyDiffKind.ADD,
+    DELETE: p.PropertyDiffKind.DELETE,
+    UPDATE: p.PropertyDiffKind.UPDATE,
+    UPDATE_REPLACE: p.PropertyDiffKind.UPDATE_REPLACE,
+}
+_SNAKE_WORDS = re.compile(r"\b(campaign_id|pause_on_delete|base_url|api_key_source|api_key|held_status)\b")
+
+
+def user_words(text: str) -> str:
+    """A sentence of the core's in the schema's names: a YAML or TypeScript user wrote
+    ``apiKey``, ``campaignId``, ``pauseOnDelete``, and that is what they are told about."""
+    text = _SNAKE_WORDS.sub(lambda match: to_camel(match.group(1)), text)
+    return text.replace("True or False", "true or false")
 
 
 def _plain(value: PropertyValue) -> Any:
@@ -75,12 +99,18 @@ def _snake(props: Mapping[str, PropertyValue]) -> dict[str, Any]:
     return {to_snake(name): _plain(value) for name, value in props.items()}
 
 
-def _camel(plain: Mapping[str, Any]) -> dict[str, PropertyValue]:
-    """Properties for the engine; the key leaves only as a secret, since once a provider accepts
-    secrets the engine marks nothing for it."""
+def _secrets(*maps: Mapping[str, PropertyValue]) -> frozenset[str]:
+    """The properties that arrived secret (or holding a secret), so they leave secret too."""
+    return frozenset(name for props in maps for name, value in props.items() if value.contains_secret())
+
+
+def _camel(plain: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> dict[str, PropertyValue]:
+    """Properties for the engine. Once a provider accepts secrets the engine marks nothing for
+    it, so what arrived secret is marked again here, and the key always is."""
     props = {to_camel(name): _value(value) for name, value in plain.items() if value is not None}
-    if "apiKey" in props:
-        props["apiKey"] = props["apiKey"].with_secret(True)
+    for name in secret | {"apiKey"}:
+        if name in props:
+            props[name] = props[name].with_secret(True)
     return props
 
 
@@ -126,27 +156,37 @@ class LeadterraProvider(p.Provider):
             self.core.check, _snake(request.old_inputs), _snake(request.new_inputs)
         )
         return p.CheckResponse(
-            inputs=_camel(inputs),
-            failures=[p.CheckFailure(to_camel(prop), reason) for prop, reason in failures],
+            inputs=_camel(inputs, _secrets(request.new_inputs)),
+            failures=[p.CheckFailure(to_camel(prop), user_words(reason)) for prop, reason in failures],
         )
 
     async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
-        changes, replaces = await self._run(
-            self.core.diff, _snake(request.old_state), _snake(request.new_inputs)
+        diff = await self._run(self.core.diff, _snake(request.old_state), _snake(request.new_inputs))
+        # Old *outputs* against new inputs (input_diff=False) is what the core compared, and
+        # what the preview then shows: `~ status: "running" => "paused"`.
+        detailed = {
+            to_camel(name): p.PropertyDiff(_KINDS[kind], False) for name, kind in diff.detailed.items()
+        }
+        return p.DiffResponse(
+            changes=diff.changes,
+            replaces=[to_camel(name) for name in diff.replaces],
+            diffs=list(detailed),
+            detailed_diff=detailed,
         )
-        return p.DiffResponse(changes=changes, replaces=[to_camel(name) for name in replaces])
 
     async def create(self, request: p.CreateRequest) -> p.CreateResponse:
         if request.preview:
             return p.CreateResponse(properties=self._planned(request.properties))
         outs = await self._run(self.core.create, _snake(request.properties))
-        return p.CreateResponse(resource_id=outs["campaign_id"], properties=_camel(outs))
+        return p.CreateResponse(
+            resource_id=outs["campaign_id"], properties=_camel(outs, _secrets(request.properties))
+        )
 
     async def update(self, request: p.UpdateRequest) -> p.UpdateResponse:
         if request.preview:
             return p.UpdateResponse(properties=self._planned(request.news))
         outs = await self._run(self.core.update, _snake(request.olds), _snake(request.news))
-        return p.UpdateResponse(properties=_camel(outs))
+        return p.UpdateResponse(properties=_camel(outs, _secrets(request.news)))
 
     @staticmethod
     def _planned(inputs: Mapping[str, PropertyValue]) -> dict[str, PropertyValue]:
@@ -158,19 +198,36 @@ class LeadterraProvider(p.Provider):
     async def read(self, request: p.ReadRequest) -> p.ReadResponse:
         state = request.properties or request.inputs
         read_id, outs, inputs = await self._run(self.core.read, request.resource_id, _snake(state))
-        # A refresh keeps the stored inputs; an import gets the ones read.
+        secret = _secrets(request.properties, request.inputs)
+        # A refresh keeps the stored inputs; an import gets the ones read. A campaign that is
+        # gone has an empty id, and `_Servicer.Read` then leaves every property unset.
         return p.ReadResponse(
             resource_id=read_id,
-            properties=_camel(outs),
-            inputs=_camel(inputs) if inputs is not None else dict(request.inputs),
+            properties=_camel(outs, secret),
+            inputs=_camel(inputs, secret) if inputs is not None else dict(request.inputs),
         )
 
     async def delete(self, request: p.DeleteRequest) -> None:
         await self._run(self.core.delete, request.resource_id, _snake(request.properties))
 
     async def cancel(self) -> None:
-        # Calls in flight end within their retry budget; nothing to interrupt early.
-        return None
+        # Ctrl-C: calls in flight end now with a clean error, queued and later ones at once.
+        self.core.cancel()
+
+
+class _Servicer(ProviderServicer):
+    """The SDK's servicer, with the two RPCs it does not serve as the engine expects."""
+
+    async def Read(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
+        response = await super().Read(request, context)
+        # The engine takes a present (even empty) properties struct as "the resource exists":
+        # an import of a missing campaign would then write an empty resource.
+        return response if response.id else provider_pb2.ReadResponse()
+
+    async def Attach(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
+        # PULUMI_DEBUG_PROVIDERS: the engine hands its address to a provider it did not start.
+        self._engine_address = request.address
+        return empty_pb2.Empty()
 
 
 class _CleanErrors(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -192,7 +249,8 @@ class _CleanErrors(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             except Exception as exc:
                 cause = exc if isinstance(exc, LeadterraError) else exc.__context__
                 if isinstance(cause, LeadterraError):
-                    await context.abort(grpc.StatusCode.UNKNOWN, f"{type(cause).__name__}: {cause}")
+                    text = user_words(f"{type(cause).__name__}: {cause}")
+                    await context.abort(grpc.StatusCode.UNKNOWN, text)
                 raise
 
         return grpc.unary_unary_rpc_method_handler(
@@ -202,19 +260,44 @@ class _CleanErrors(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
 
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="pulumi-resource-leadterra",
+        description=(
+            "The Leadterra provider plugin. The Pulumi engine starts it with its address and "
+            "talks to it over gRPC; run with no address to start it under a debugger, then "
+            "point the engine at the port it prints with PULUMI_DEBUG_PROVIDERS=leadterra:PORT."
+        ),
+    )
+    parser.add_argument("engine", nargs="?", default="", help="the engine's address (host:port)")
+    # The engine's own flags, which it puts before the address (pulumi up --logflow -v=9).
+    parser.add_argument("--logtostderr", action="store_true", help="log to stderr (the default)")
+    parser.add_argument("--logflow", action="store_true", help="accepted for the engine; no effect")
+    parser.add_argument(
+        "-v", dest="verbose", type=int, default=0, help="log level; 5 or more logs each request"
+    )
+    parser.add_argument("--tracing", default="", help="accepted for the engine; tracing is not emitted")
+    return parser.parse_known_args(argv)[0]
+
+
 def main(argv: Optional[list[str]] = None) -> None:
-    """Serve the plugin: ``pulumi-resource-leadterra ENGINE_ADDRESS`` prints its port, then serves."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0].startswith("-"):
-        sys.stderr.write("usage: pulumi-resource-leadterra ENGINE_ADDRESS (the Pulumi engine starts it)\n")
-        raise SystemExit(2)
+    """Serve the plugin: ``pulumi-resource-leadterra [ENGINE FLAGS] ENGINE_ADDRESS`` prints its
+    port, then serves."""
+    options = _arguments(list(sys.argv[1:] if argv is None else argv))
+    # The engine shows a plugin's stderr in its own log; never a header, so never the key.
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if options.verbose >= 5 else logging.WARNING,
+        format="leadterra: %(message)s",
+    )
 
     async def serve() -> None:
         server = grpc.aio.server(
             interceptors=[_CleanErrors()],
             options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
         )
-        servicer = ProviderServicer(args, __version__, LeadterraProvider(), engine_address=args[0])
+        provider = LeadterraProvider()
+        servicer = _Servicer([options.engine], __version__, provider, engine_address=options.engine)
         provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
         await server.start()

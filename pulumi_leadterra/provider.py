@@ -49,7 +49,9 @@ def _plain(props: dict[str, Any]) -> dict[str, Any]:
 def _wire(props: dict[str, Any]) -> dict[str, Any]:
     """Values for the dynamic server: the key in a secret envelope, unknowns as the sentinel."""
     wire = {name: rpc.UNKNOWN if value is UNKNOWN else value for name, value in props.items()}
-    if wire.get(_SECRET_PROPERTY) is not None:
+    # An unknown key (from another resource, during preview) stays unknown: a secret envelope
+    # around the sentinel would read as a known secret.
+    if props.get(_SECRET_PROPERTY) not in (None, UNKNOWN):
         wire[_SECRET_PROPERTY] = rpc.wrap_rpc_secret(wire[_SECRET_PROPERTY])
     return wire
 
@@ -81,8 +83,10 @@ class CampaignStateProvider(ResourceProvider):
         return CheckResult(_wire(inputs), [CheckFailure(prop, reason) for prop, reason in failures])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changes, replaces = self.core.diff(_plain(olds), _plain(news))
-        return DiffResult(changes=changes, replaces=replaces, stables=[], delete_before_replace=False)
+        diff = self.core.diff(_plain(olds), _plain(news))
+        return DiffResult(
+            changes=diff.changes, replaces=diff.replaces, stables=[], delete_before_replace=False
+        )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self.core.create(_plain(props))
@@ -93,7 +97,9 @@ class CampaignStateProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         read_id, outs, inputs = self.core.read(id_, _plain(props))
-        return ReadResult(read_id, _wire(outs), None if inputs is None else _wire(inputs))
+        if inputs is None:  # a refresh: the SDKs before 3.216 know no inputs here
+            return ReadResult(read_id, _wire(outs))
+        return ReadResult(read_id, _wire(outs), _wire(inputs))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Forget the campaign; with ``pause_on_delete``, pause it first (one POST .../pause).

@@ -16,8 +16,10 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
     """Holds a Leadterra campaign ``running`` (the default) or ``paused`` on every ``pulumi up``.
 
     Type token: ``pulumi-python:dynamic/leadterra:CampaignState``. Changing ``campaign_id``
-    replaces the resource; everything else (the key and where it comes from included) updates in
-    place with one idempotent API call. ``reconcile=True`` resources are re-asserted only in runs
+    replaces the resource; a new ``status`` or ``base_url`` updates it with one idempotent API
+    call; the key, where it comes from, ``reconcile`` and ``pause_on_delete`` update state only,
+    with no call (a start then would resume a campaign paused during an incident).
+    ``reconcile=True`` resources are re-asserted only in runs
     with ``leadterra:heal``; ``leadterra:pauseAll`` holds every resource paused. Destroying it
     sends nothing unless ``pause_on_delete=True``.
     """
@@ -26,6 +28,9 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
     #: The status Leadterra last reported (``running``, ``paused`` or ``draft``), or ``running``
     #: inferred by refresh from sends while recorded paused (then ``drift`` says so).
     status: pulumi.Output[str]
+    #: The status this declaration holds (``running`` or ``paused``); ``none`` for an imported
+    #: campaign whose program declares no status yet: Pulumi then sends nothing for it.
+    held_status: pulumi.Output[str]
     started_at: pulumi.Output[Optional[str]]
     paused_at: pulumi.Output[Optional[str]]
     #: When an ``up`` last undid a pause or resume made outside Pulumi (the API's timestamp).
@@ -64,6 +69,7 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
             "drift": None,
             "stats": None,
             "api_key_source": None,
+            "held_status": None,
         }
         if api_key is not None:
             props["api_key"] = pulumi.Output.secret(api_key)

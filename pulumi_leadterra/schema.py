@@ -25,6 +25,7 @@ _CAMEL = {
     "paused_at": "pausedAt",
     "healed_at": "healedAt",
     "sent_baseline": "sentBaseline",
+    "held_status": "heldStatus",
 }
 _SNAKE = {camel: snake for snake, camel in _CAMEL.items()}
 
@@ -115,6 +116,12 @@ _OUTPUTS: dict[str, dict[str, Any]] = {
         additionalProperties={"$ref": "pulumi.json#/Any"},
     ),
     "apiKeySource": _p("string", "Where the key in use came from: input, config or environment."),
+    "heldStatus": _p(
+        "string",
+        "The status this declaration holds: running or paused, or none for an imported campaign "
+        "whose program declares no status yet (Pulumi then sends nothing for it; declare status to "
+        "hold one).",
+    ),
     "sentBaseline": _p(
         "number", "Internal: stats.sent at the last refresh while paused, for inferred drift."
     ),
@@ -138,7 +145,8 @@ SCHEMA: dict[str, Any] = {
             "inputProperties": _INPUTS,
             "requiredInputs": ["campaignId"],
             "properties": _OUTPUTS,
-            "required": ["campaignId", "status", "reconcile", "pauseOnDelete"],
+            # No status for an imported campaign: the API reports none.
+            "required": ["campaignId", "reconcile", "pauseOnDelete"],
         }
     },
 }

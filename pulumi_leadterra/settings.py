@@ -34,7 +34,7 @@ _ENV_BASE_URL = "LEADTERRA_BASE_URL"
 
 MISSING_KEY_MESSAGE = (
     "no Leadterra API key is set: run 'pulumi config set --secret leadterra:apiKey sk_...', "
-    "or set the environment variable LEADTERRA_API_KEY, or pass api_key= to CampaignState"
+    "or set the environment variable LEADTERRA_API_KEY, or set api_key on the CampaignState"
 )
 
 
@@ -184,12 +184,23 @@ def base_url_problem(url: str) -> Optional[str]:
     if parts.query or parts.fragment:
         part = "a query (?...)" if parts.query else "a fragment (#...)"
         return f"the base URL for {origin} has {part}; that part is not allowed in a base URL"
+    if parts.path.strip("/"):
+        # The provider adds /v1/campaigns/...; a path here would double it, and the API's 404 for
+        # that URL would say nothing about the campaign.
+        return (
+            f"the base URL for {origin} has a path; use the API's root, like {origin}{_port(parts)} "
+            "(the provider adds /v1/... itself)"
+        )
     if parts.scheme == "http" and not is_loopback_url(url):
         return (
             f"base URL {origin} is plain http: the API key would cross the network in clear, "
             "so only https is allowed (plain http only for localhost/127.0.0.1/::1)"
         )
     return None
+
+
+def _port(parts: Any) -> str:
+    return f":{parts.port}" if parts.port else ""
 
 
 def key_problem(key: Any) -> Optional[str]:

@@ -32,7 +32,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .settings import is_loopback_url
 
-__all__ = ["Deadline", "Transport"]
+__all__ = ["Cancellation", "Deadline", "Transport"]
 
 _current = threading.local()
 
@@ -73,6 +73,45 @@ class Deadline:
             self.expired = True
             if self._connection is not None:
                 _shut(self._connection)
+
+
+class Cancellation:
+    """The engine's Cancel (Ctrl-C), for every call of one provider process.
+
+    Once set, the socket of each call in flight is shut at once (so the call ends now, not when
+    its budget runs out), and no call starts, retries or sleeps any more.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._live: set[Deadline] = set()
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        with self._lock:
+            self._event.set()
+            live = list(self._live)
+        for deadline in live:
+            deadline.expire()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True when cancelled meanwhile."""
+        return self._event.wait(seconds)
+
+    def track(self, deadline: Deadline) -> None:
+        with self._lock:
+            self._live.add(deadline)
+            cancelled = self._event.is_set()
+        if cancelled:
+            deadline.expire()
+
+    def untrack(self, deadline: Deadline) -> None:
+        with self._lock:
+            self._live.discard(deadline)
 
 
 class _Watchdog:

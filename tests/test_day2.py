@@ -70,7 +70,7 @@ def test_rotating_the_input_key_reaches_state_and_refresh_destroy_use_it(run: Ru
     assert _secret(inputs["api_key"]) == K2  # what the preview shows as `~ api_key: [secret]`
     assert plugin.preview(state, rotated) == "update" and sandbox.drain_counts() == {}
     state = plugin.up(state, rotated)
-    assert sandbox.drain_counts() == {"POST start": 1}  # the status re-asserted with its one idempotent call
+    assert sandbox.drain_counts() == {}  # a rotation changes state only: no start re-sent
     assert _secret(state.outputs["api_key"]) == K2
 
     sandbox.accept_keys(K2)  # K1 revoked in the dashboard
@@ -90,7 +90,7 @@ def test_rotating_the_config_key_reaches_state(run: Run, sandbox: Sandbox) -> No
     plugin = run(key=K2)
     assert plugin.preview(state, news) == "update"
     state = plugin.up(state, news)
-    assert sandbox.drain_counts() == {"POST start": 1} and _secret(state.outputs["api_key"]) == K2
+    assert sandbox.drain_counts() == {} and _secret(state.outputs["api_key"]) == K2
 
     sandbox.accept_keys(K2)
     plugin = run(key=K2)
@@ -106,13 +106,13 @@ def test_moving_the_key_between_input_config_and_environment_is_an_update(run: R
     plugin = run(key=K1)  # the same value, now from stack config
     assert plugin.preview(state, plain) == "update"
     state = plugin.up(state, plain)
-    assert state.outputs["api_key_source"] == "config" and sandbox.drain_counts() == {"POST start": 1}
+    assert state.outputs["api_key_source"] == "config" and sandbox.drain_counts() == {}
 
     plugin = run(key=None, env={"LEADTERRA_API_KEY": K1})  # and now from the environment
     inputs, failures = plugin.check(state.inputs, plain)
     assert failures == [] and inputs["api_key_source"] == "environment"
     state = plugin.up(state, plain)
-    assert state.outputs["api_key_source"] == "environment" and sandbox.drain_counts() == {"POST start": 1}
+    assert state.outputs["api_key_source"] == "environment" and sandbox.drain_counts() == {}
     assert run(key=None, env={"LEADTERRA_API_KEY": K1}).preview(state, plain) == "same"
 
 
@@ -155,18 +155,48 @@ def test_bad_keys_are_check_failures_that_never_repeat_the_key(run: Run, sandbox
 
 def test_import_reads_the_campaign_by_id(run: Run, sandbox: Sandbox) -> None:
     plugin = run()
+    sandbox.put("camp_2", status="paused")  # paused by someone: the import must not resume it
     id_, outs, inputs = plugin.import_("camp_2")
+    assert outs is not None
     assert id_ == "camp_2" and outs["campaign_id"] == "camp_2" and outs["stats"]["totalEnrolled"] == 3
-    assert inputs["campaign_id"] == "camp_2"
+    assert inputs == {"campaign_id": "camp_2"} or set(inputs) == {"campaign_id", "__provider"}
+    assert outs["held_status"] == "none" and "status" not in outs
     assert sandbox.drain_counts() == {"GET stats": 1}
-    # Declaring it afterwards adopts it: status unknown to state, so the next up asserts it.
+    # The program `pulumi import` generates declares the campaign id alone: held as found.
     state = Resource(id_, inputs, outs)
-    assert plugin.preview(state, {"campaign_id": "camp_2"}) == "update"
+    for run_number in range(3):
+        assert plugin.preview(state, {"campaign_id": "camp_2"}) == "same"
+        state = plugin.up(state, {"campaign_id": "camp_2"})
+        assert state.outputs["held_status"] == "none"
+    assert sandbox.drain_counts() == {} and sandbox.status("camp_2") == "paused"
+    # A key rotation or reconcile changes nothing on the campaign either.
+    state = plugin.up(state, {"campaign_id": "camp_2", "reconcile": True})
+    assert sandbox.drain_counts() == {} and sandbox.status("camp_2") == "paused"
+    # Declaring a status holds it from then on: one call.
+    assert plugin.preview(state, {"campaign_id": "camp_2", "status": "running"}) == "update"
+    state = plugin.up(state, {"campaign_id": "camp_2", "status": "running"})
+    assert sandbox.drain_counts() == {"POST start": 1} and state.outputs["held_status"] == "running"
+
+
+def test_an_imported_campaign_stays_as_found_through_the_brake(run: Run, sandbox: Sandbox) -> None:
+    sandbox.put("camp_2", status="running")
+    id_, outs, inputs = run().import_("camp_2")
+    assert outs is not None
+    state = Resource(id_, inputs, outs)
+    state = run(pauseAll="true").up(state, {"campaign_id": "camp_2"})
+    assert sandbox.status("camp_2") == "paused"  # the brake holds everything paused
+    sandbox.clear_requests()
+    state = run().up(state, {"campaign_id": "camp_2"})  # brake off: nothing declared to restore
+    assert sandbox.drain_counts() == {} and sandbox.status("camp_2") == "paused"
 
 
 def test_import_of_a_missing_campaign_is_an_empty_id(run: Run, sandbox: Sandbox) -> None:
-    assert run().import_("camp_nope")[0] == ""
-    with pytest.raises(PluginError, match="campaign_id must be"):
+    plugin = run()
+    id_, outs, _ = plugin.import_("camp_nope")
+    assert id_ == ""
+    if plugin.kind == "native":
+        assert outs is None  # unset: the engine says the resource does not exist
+    with pytest.raises(PluginError, match=plugin.spelled("campaign_id must be")):
         run().import_("../etc")
     sandbox.faults({"status": 500, "code": "campaign_not_found", "times": 9})
     with pytest.raises(PluginError, match="ServerError"):

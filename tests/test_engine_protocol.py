@@ -175,13 +175,17 @@ def test_destroy_with_pause_on_delete_of_a_vanished_campaign_succeeds(
     plugin.destroy(state)
 
 
-def test_toggling_pause_on_delete_updates_in_place(plugin: Plugin, sandbox: Sandbox) -> None:
+def test_toggling_pause_on_delete_updates_state_without_a_call(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1"})
     sandbox.clear_requests()
     assert plugin.preview(state, {"campaign_id": "camp_1", "pause_on_delete": True}) == "update"
-    state = plugin.up(state, {"campaign_id": "camp_1", "pause_on_delete": True})
-    assert state.outputs["pause_on_delete"] is True
-    assert sandbox.drain_counts() == {"POST start": 1}
+    sandbox.put("camp_1", status="paused")  # paused in the dashboard during an incident
+    for news in ({"pause_on_delete": True}, {"pause_on_delete": True, "reconcile": True}):
+        state = plugin.up(state, {"campaign_id": "camp_1", **news})
+        assert state.outputs["pause_on_delete"] is True
+        # Re-sending start here would resume the paused campaign: an update that changes no
+        # status sends nothing.
+        assert sandbox.drain_counts() == {} and sandbox.status("camp_1") == "paused"
 
 
 def test_forty_resources_in_parallel(plugin: Plugin, sandbox: Sandbox) -> None:
@@ -250,7 +254,7 @@ def test_check_rejects_bad_input_before_any_request(
 ) -> None:
     _, failures = plugin.check({}, news)
     assert [p for p, _ in failures] == [prop]
-    assert fragment in failures[0][1]
+    assert plugin.spelled(fragment) in failures[0][1]
     assert sandbox.drain_counts() == {}
 
 
@@ -270,7 +274,7 @@ def test_missing_key_is_a_check_failure_naming_all_three_ways(sandbox: Sandbox, 
         plug.configure({"leadterra:baseUrl": sandbox.url})
         _, failures = plug.check({}, {"campaign_id": "camp_1"})
         assert failures[0][0] == "api_key"
-        for way in ("leadterra:apiKey", "LEADTERRA_API_KEY", "api_key="):
+        for way in ("leadterra:apiKey", "LEADTERRA_API_KEY", plug.spelled("set api_key on the CampaignState")):
             assert way in failures[0][1]
     finally:
         plug.close()

@@ -157,15 +157,15 @@ def test_every_way_to_start_prints_a_port(command: list[str]) -> None:
     assert plugin_yaml["runtime"]["name"] == "python"
 
 
-def test_without_an_engine_address_it_says_how_it_is_started() -> None:
+def test_help_prints_usage_and_exits_0() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pulumi_leadterra.plugin"],
+        [sys.executable, "-m", "pulumi_leadterra.plugin", "--help"],
         capture_output=True,
         text=True,
         timeout=60,
         env=os.environ,
     )
-    assert result.returncode == 2 and "ENGINE_ADDRESS" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 0 and "PULUMI_DEBUG_PROVIDERS" in result.stdout
 
 
 def test_the_yaml_example_matches_the_schema(native: NativePlugin) -> None:
