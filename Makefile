@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv test lint demo bench sandbox clean
+.PHONY: venv test test-floor lint demo bench sandbox engine clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,14 +20,33 @@ lint: venv
 test: lint
 	$(VENV)/bin/pytest -q
 
+# The protocol, day-2 and contract suites on the lowest pulumi SDK pyproject.toml declares.
+PULUMI_FLOOR := $(shell sed -n 's/^ *"pulumi>=\([0-9.]*\),<4",/\1/p' pyproject.toml)
+FLOOR_VENV := .venv-floor
+
+$(FLOOR_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOOR_VENV)/bin/python -m pip install --quiet -e '.[dev]' 'pulumi==$(PULUMI_FLOOR)'
+	touch $@
+
+test-floor: $(FLOOR_VENV)/.installed
+	@echo "protocol suites on pulumi==$(PULUMI_FLOOR), the declared floor"
+	$(FLOOR_VENV)/bin/pytest -q -p no:cacheprovider tests/test_engine_protocol.py tests/test_day2.py tests/test_engine_contract.py
+
 demo: venv
 	$(PY) examples/demo.py
 
 bench: venv
 	$(PY) benchmarks/bench.py
 
+# A Pulumi CLI of the version in .pulumi.version, with its python and yaml hosts, in
+# .pulumi-cli/bin: found, downloaded, or built from Pulumi's Go modules (engine/build.sh).
+engine:
+	engine/build.sh
+
 sandbox: venv
 	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .leadterra-sandbox
+	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache .leadterra-sandbox

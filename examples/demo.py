@@ -1,8 +1,8 @@
 """`make demo`: from a fresh clone to a running campaign, against a local sandbox.
 
-Steps: start the sandbox (loopback, temporary state, seeded), get a Pulumi CLI (PATH, then a
-project-local install through the Automation API), then run the root project (`Pulumi.yaml`,
-program `examples/quickstart`) with a local file backend through `STEPS`: the day-2 story of a
+Steps: start the sandbox (loopback, temporary state, seeded), get a Pulumi CLI (the one `make
+engine` left in .pulumi-cli/bin, then PATH, then a download through the Automation API), then run
+the quickstart project (`examples/quickstart`) with a local file backend through `STEPS`: the day-2 story of a
 GitOps stack (quiet re-runs, a dashboard pause, a heal run, the incident brake, destroy). The
 sandbox runs inside this process, so it stops whenever this process does, Ctrl-C included.
 
@@ -31,19 +31,20 @@ from pulumi_leadterra.sandbox.store import new_campaign
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CLI = ROOT / ".pulumi-cli"
+QUICKSTART = ROOT / "examples" / "quickstart"
 DEMO_KEY = "sk_test_demo_key_0000000000"
 CAMPAIGNS = ("camp_demo", "camp_legacy")
 HOW_TO_INSTALL = (
-    "install it (https://www.pulumi.com/docs/install/, or 'curl -fsSL https://get.pulumi.com | sh') "
-    "and run make demo again."
+    "run make engine (it finds, downloads or builds one into .pulumi-cli/bin), or install it "
+    "(https://www.pulumi.com/docs/install/), and run make demo again."
 )
 NO_CLI = (
-    "make demo needs the Pulumi CLI: none is on PATH and none could be installed into .pulumi-cli "
+    "make demo needs the Pulumi CLI: none is in .pulumi-cli or on PATH, and none could be downloaded "
     "(no network?); " + HOW_TO_INSTALL
 )
 NO_CLI_OFFLINE = (
-    "make demo needs the Pulumi CLI: none is on PATH or in .pulumi-cli, and the download was skipped "
-    "because LEADTERRA_DEMO_OFFLINE is set; unset it to let the demo install one, or " + HOW_TO_INSTALL
+    "make demo needs the Pulumi CLI: none is in .pulumi-cli or on PATH, and the download was skipped "
+    "because LEADTERRA_DEMO_OFFLINE is set; " + HOW_TO_INSTALL
 )
 
 
@@ -130,17 +131,18 @@ def start_sandbox(state_dir: Path) -> SandboxServer:
 
 
 def find_cli() -> Optional[Any]:
-    """The Pulumi CLI on PATH, else one in .pulumi-cli, else one installed there now; or None."""
+    """The CLI `make engine` left in .pulumi-cli/bin, else one on PATH, else one installed into
+    .pulumi-cli now; or None."""
     try:
         from pulumi.automation import PulumiCommand
     except ImportError:
         return None
-    if shutil.which("pulumi"):
-        return PulumiCommand()
     try:
         return PulumiCommand(root=str(LOCAL_CLI))
-    except Exception:  # noqa: BLE001 - not installed there yet
+    except Exception:  # noqa: BLE001 - not there yet
         pass
+    if shutil.which("pulumi"):
+        return PulumiCommand()
     if os.environ.get("LEADTERRA_DEMO_OFFLINE"):
         return None
     say("no Pulumi CLI on PATH; installing one into .pulumi-cli through the Automation API")
@@ -190,7 +192,7 @@ class AutomationStack:
         backend = work / "backend"
         backend.mkdir()
         workspace = auto.LocalWorkspaceOptions(
-            work_dir=str(ROOT),
+            work_dir=str(QUICKSTART),
             pulumi_command=cli,
             env_vars={
                 "PULUMI_BACKEND_URL": backend.as_uri(),
@@ -198,7 +200,7 @@ class AutomationStack:
                 "PULUMI_SKIP_UPDATE_CHECK": "true",
             },
         )
-        self._stack = auto.create_or_select_stack(stack_name="demo", work_dir=str(ROOT), opts=workspace)
+        self._stack = auto.create_or_select_stack(stack_name="demo", work_dir=str(QUICKSTART), opts=workspace)
 
     def set_config(self, key: str, value: str) -> None:
         secret = key == "leadterra:apiKey"
@@ -210,6 +212,7 @@ class AutomationStack:
     def destroy(self) -> None:
         self._stack.destroy(on_output=print)
         self._stack.workspace.remove_stack("demo")
+        (QUICKSTART / "Pulumi.demo.yaml").unlink(missing_ok=True)  # its stack file, in the clone
 
 
 def main() -> int:

@@ -109,7 +109,8 @@ def _camel(plain: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> di
     it, so what arrived secret is marked again here, and the key always is."""
     props = {to_camel(name): _value(value) for name, value in plain.items() if value is not None}
     for name in secret | {"apiKey"}:
-        if name in props:
+        # An unknown stays a plain unknown: a secret around it reads as a known secret null.
+        if name in props and plain.get(to_snake(name)) is not UNKNOWN:
             props[name] = props[name].with_secret(True)
     return props
 

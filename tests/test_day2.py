@@ -164,7 +164,7 @@ def test_import_reads_the_campaign_by_id(run: Run, sandbox: Sandbox) -> None:
     assert sandbox.drain_counts() == {"GET stats": 1}
     # The program `pulumi import` generates declares the campaign id alone: held as found.
     state = Resource(id_, inputs, outs)
-    for run_number in range(3):
+    for _ in range(3):
         assert plugin.preview(state, {"campaign_id": "camp_2"}) == "same"
         state = plugin.up(state, {"campaign_id": "camp_2"})
         assert state.outputs["held_status"] == "none"

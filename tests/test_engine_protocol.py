@@ -274,7 +274,8 @@ def test_missing_key_is_a_check_failure_naming_all_three_ways(sandbox: Sandbox, 
         plug.configure({"leadterra:baseUrl": sandbox.url})
         _, failures = plug.check({}, {"campaign_id": "camp_1"})
         assert failures[0][0] == "api_key"
-        for way in ("leadterra:apiKey", "LEADTERRA_API_KEY", plug.spelled("set api_key on the CampaignState")):
+        ways = ("leadterra:apiKey", "LEADTERRA_API_KEY", plug.spelled("set api_key on the CampaignState"))
+        for way in ways:
             assert way in failures[0][1]
     finally:
         plug.close()

@@ -1,0 +1,207 @@
+"""The real Pulumi CLI, run as a user runs it: a project folder, a file backend and passphrase
+secrets in a temporary folder, nothing downloaded, nothing outside loopback.
+
+`find_cli` locates the CLI (``.pulumi-cli/bin`` from ``make engine``, else ``pulumi`` on PATH);
+`Project` copies an example into a folder of its own (so no stack file lands in the clone), runs
+``pulumi`` commands there, and checks every word the CLI prints and every state export for the
+secrets it was told about.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .programs import ROOT
+
+__all__ = ["CLI_BIN", "Project", "PulumiFailed", "find_cli", "pinned_version", "summary"]
+
+CLI_BIN = ROOT / ".pulumi-cli" / "bin"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def pinned_version() -> str:
+    return (ROOT / ".pulumi.version").read_text().strip()
+
+
+def find_cli() -> Optional[Path]:
+    """The Pulumi CLI to test with: the one ``make engine`` left, else one on PATH."""
+    local = CLI_BIN / "pulumi"
+    if local.exists():
+        return local
+    found = shutil.which("pulumi")
+    return Path(found) if found else None
+
+
+class PulumiFailed(AssertionError):  # noqa: N818 - a failed assertion, as tests read it
+    """A ``pulumi`` command that exited non-zero; the message is everything it printed."""
+
+    def __init__(self, args: Iterable[str], code: int, output: str) -> None:
+        super().__init__(f"pulumi {' '.join(args)} exited {code}:\n{output}")
+        self.code, self.output = code, output
+
+
+class Project:
+    """One Pulumi project in its own folder, with its own backend, home and stack."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        secrets: Iterable[str] = (),
+        env: Optional[dict[str, str]] = None,
+        plugin_on_path: bool = False,
+    ) -> None:
+        cli = find_cli()
+        assert cli is not None, "no Pulumi CLI: run make engine"
+        self.cli = cli
+        self.dir = workdir / "project"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.secrets = tuple(secrets)
+        self.transcript: list[str] = []
+        path = [str(cli.parent)]
+        if plugin_on_path:  # where `pip install pulumi-leadterra` puts pulumi-resource-leadterra
+            path.append(str(VENV_BIN))
+        path.append(os.environ.get("PATH", "/usr/bin:/bin"))
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("LEADTERRA_", "PULUMI_"))
+        }
+        self.env.update(
+            {
+                "PATH": os.pathsep.join(path),
+                "PULUMI_BACKEND_URL": (workdir / "state").as_uri(),
+                "PULUMI_HOME": str(workdir / "home"),
+                "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase",
+                "PULUMI_SKIP_UPDATE_CHECK": "1",
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                # A plugin or pack whose dependencies the engine installs must not reach an index.
+                "PIP_NO_INDEX": "1",
+                "NO_COLOR": "1",
+            }
+        )
+        (workdir / "state").mkdir(exist_ok=True)
+        self.env.update(env or {})
+
+    # -- the program ---------------------------------------------------------------------------
+    def write(self, name: str, text: str) -> Path:
+        path = self.dir / name
+        path.write_text(text)
+        return path
+
+    def python_program(self, name: str, main: Path) -> None:
+        """A Python project running ``main`` (a file) in the clone's virtualenv."""
+        shutil.copy(main, self.dir / "__main__.py")
+        self.write_yaml(
+            "Pulumi.yaml",
+            {
+                "name": name,
+                "runtime": {"name": "python", "options": {"virtualenv": str(ROOT / ".venv")}},
+            },
+        )
+
+    def yaml_program(self, source: Path, plugin_by_path: bool) -> dict[str, Any]:
+        """A copy of a Pulumi YAML program; the provider by path (``plugins: providers:``) with
+        the clone's ``provider/`` folder, or found on PATH."""
+        program = yaml.safe_load(source.read_text())
+        if plugin_by_path:
+            for provider in program["plugins"]["providers"]:
+                provider["path"] = str(ROOT / "provider")
+        else:
+            program.pop("plugins", None)
+        self.write_yaml("Pulumi.yaml", program)
+        return dict(program)
+
+    def write_yaml(self, name: str, data: Any) -> None:
+        self.write(name, yaml.safe_dump(data, sort_keys=False))
+
+    # -- commands ------------------------------------------------------------------------------
+    def __call__(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 300,
+        env: Optional[dict[str, str]] = None,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.cli), *args],
+            cwd=self.dir,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        self._record(output)
+        if check and result.returncode != 0:
+            raise PulumiFailed(args, result.returncode, output)
+        return result
+
+    def _record(self, output: str) -> None:
+        self.transcript.append(output)
+        for secret in self.secrets:
+            assert secret not in output, "a secret appeared in what pulumi printed"
+
+    def start(self, *args: str, env: Optional[dict[str, str]] = None) -> subprocess.Popen[str]:
+        """A command in the background (for Ctrl-C tests); `finish` collects it."""
+        return subprocess.Popen(
+            [str(self.cli), *args],
+            cwd=self.dir,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def interrupt(self, proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, float]:
+        """Ctrl-C as a terminal sends it; (exit code, output, seconds it took to end)."""
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=timeout)
+        self._record(output)
+        return proc.returncode, output, time.monotonic() - began
+
+    def init(
+        self, stack: str = "dev", config: Optional[dict[str, str]] = None, secret: Iterable[str] = ()
+    ) -> None:
+        self("stack", "init", stack)
+        for key, value in (config or {}).items():
+            self("config", "set", key, value, *(("--secret",) if key in secret else ()))
+
+    def preview(self, *args: str, **kwargs: Any) -> dict[str, Any]:
+        """``pulumi preview --json``: the steps the engine plans (the changeSummary and steps)."""
+        result = self("preview", "--json", *args, **kwargs)
+        return dict(json.loads(result.stdout))
+
+    def up(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return self("up", "--yes", *args, **kwargs)
+
+    def export(self) -> dict[str, Any]:
+        """``pulumi stack export``, checked for plain secrets: the state as the backend holds it."""
+        return dict(json.loads(self("stack", "export").stdout))
+
+    def resources(self, type_token: str) -> dict[str, dict[str, Any]]:
+        """The state's resources of one type, by resource name."""
+        found = {}
+        for resource in self.export()["deployment"].get("resources", []):
+            if resource["type"] == type_token:
+                found[resource["urn"].rsplit("::", 1)[-1]] = resource
+        return found
+
+
+def summary(preview: dict[str, Any]) -> dict[str, int]:
+    """A preview's changes by kind, the stack itself left out."""
+    counts: dict[str, int] = {}
+    for step in preview.get("steps", []):
+        if "::pulumi:pulumi:Stack::" in step.get("urn", ""):
+            continue
+        counts[step["op"]] = counts.get(step["op"], 0) + 1
+    return counts
