@@ -30,7 +30,8 @@ from pulumi_leadterra.sandbox import SandboxServer
 from pulumi_leadterra.sandbox.store import new_campaign
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL_CLI = ROOT / ".pulumi-cli"
+# Where `make engine` leaves the CLI (bin/pulumi); LEADTERRA_DEMO_CLI_DIR moves it (the tests do).
+LOCAL_CLI = Path(os.environ.get("LEADTERRA_DEMO_CLI_DIR") or ROOT / ".pulumi-cli")
 QUICKSTART = ROOT / "examples" / "quickstart"
 DEMO_KEY = "sk_test_demo_key_0000000000"
 CAMPAIGNS = ("camp_demo", "camp_legacy")

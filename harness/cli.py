@@ -96,16 +96,17 @@ class Project:
         path.write_text(text)
         return path
 
-    def python_program(self, name: str, main: Path) -> None:
-        """A Python project running ``main`` (a file) in the clone's virtualenv."""
+    def python_program(self, name: str, main: Path, plugin_by_path: bool = False) -> None:
+        """A Python project running ``main`` (a file) in the clone's virtualenv; with
+        ``plugin_by_path``, the native plugin loaded from the clone's ``provider/`` folder."""
         shutil.copy(main, self.dir / "__main__.py")
-        self.write_yaml(
-            "Pulumi.yaml",
-            {
-                "name": name,
-                "runtime": {"name": "python", "options": {"virtualenv": str(ROOT / ".venv")}},
-            },
-        )
+        project: dict[str, Any] = {
+            "name": name,
+            "runtime": {"name": "python", "options": {"virtualenv": str(ROOT / ".venv")}},
+        }
+        if plugin_by_path:
+            project["plugins"] = {"providers": [{"name": "leadterra", "path": str(ROOT / "provider")}]}
+        self.write_yaml("Pulumi.yaml", project)
 
     def yaml_program(self, source: Path, plugin_by_path: bool) -> dict[str, Any]:
         """A copy of a Pulumi YAML program; the provider by path (``plugins: providers:``) with

@@ -4,6 +4,13 @@ Also a tiny model of the engine's step logic (``Stack.up``/``refresh``/``destroy
 diff against stored outputs, then create/update/replace/delete; nothing else. Every byte the
 plugin says (responses, error details, stdout, stderr) is kept in ``transcript`` so that the
 secret-leak tests can search it.
+
+What the real engine (``tests/e2e/``) showed this model must also say, and now does: a refresh
+here is ``pulumi refresh --skip-preview`` (the CLI's default refresh previews first and so reads
+twice); the engine puts its own flags before the address when it starts a plugin (see
+``tests/test_engine_contract.py``); a native Diff is read for its detailed diff, not only for
+``changes``; and a Read that finds nothing must leave the properties unset (`import_` returns
+None for them), since the engine imports any present struct as found.
 """
 
 from __future__ import annotations

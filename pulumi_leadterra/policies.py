@@ -78,6 +78,7 @@ def _effective_base_url(resource_type: str, props: Mapping[str, Any]) -> Any:
 
 
 _KEY_SOURCES = {
+    "input": "the resource's api_key",
     "config": "stack config leadterra:apiKey",
     "environment": "the environment variable LEADTERRA_API_KEY",
 }
@@ -91,7 +92,10 @@ def _effective_key(resource_type: str, props: Mapping[str, Any]) -> tuple[Any, s
     """
     key = _prop(resource_type, props, "api_key")
     if key is not None:
-        return key, "the resource's api_key"
+        # The engine hands the pack the provider's checked inputs, where the key from stack
+        # config or the environment already stands in api_key, with api_key_source saying which.
+        source = _prop(resource_type, props, "api_key_source")
+        return key, _KEY_SOURCES.get(source or "input", "the resource's api_key")
     # Stack config, then the environment: the provider's own Settings decide, not a copy here.
     config = pulumi.Config("leadterra")
     settings = Settings.load(lambda name: config.get(name.split(":", 1)[1]))

@@ -8,6 +8,7 @@ host that is not loopback) stops it with one sentence on stderr and exit status 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import re
 import sys
@@ -82,6 +83,16 @@ def _campaign_flag(spec: str) -> dict[str, Any]:
     return _seed_campaign({"id": campaign_id, "status": status or "draft"}, f"--campaign {spec[:60]}", " ")
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a port: use 0-65535 (0 picks a free one)")
+    return port
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="leadterra-sandbox",
@@ -90,7 +101,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind: 127.0.0.1 (default), ::1, localhost"
     )
-    parser.add_argument("--port", type=int, default=8787, help="port; 0 picks a free one (default 8787)")
+    parser.add_argument("--port", type=_port, default=8787, help="port; 0 picks a free one (default 8787)")
     parser.add_argument(
         "--state",
         type=Path,
@@ -117,7 +128,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         campaigns += [_campaign_flag(spec) for spec in args.campaign]
         server = SandboxServer(args.host, args.port, args.state, args.api_key, campaigns, args.verbose)
     except (SeedError, StateFileError, ValueError, OSError) as exc:
-        print(f"leadterra-sandbox: cannot start: {exc}", file=sys.stderr)
+        hint = ""
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            hint = f" (port {args.port} is taken: pick another, or --port 0 for a free one)"
+        print(f"leadterra-sandbox: cannot start: {exc}{hint}", file=sys.stderr)
         return 2
     if args.port_file:
         args.port_file.write_text(str(server.httpd.server_address[1]))

@@ -38,18 +38,19 @@ VARIANTS = {
     "dynamic": CAMPAIGN_STATE_TYPE,
     "yaml-by-path": TYPE_TOKEN,
     "yaml-on-path": TYPE_TOKEN,
-    "python-native": TYPE_TOKEN,
+    "python-native-on-path": TYPE_TOKEN,
+    "python-native-by-path": TYPE_TOKEN,
 }
 
 
 def _project(tmp_path: Path, sandbox: Sandbox, variant: str) -> Project:
-    on_path = variant in ("yaml-on-path", "python-native")
+    on_path = variant.endswith("on-path")
     project = Project(tmp_path, secrets=[TEST_KEY], plugin_on_path=on_path)
     if variant == "dynamic":
         project.python_program("quickstart", ROOT / "examples" / "quickstart" / "__main__.py")
-    elif variant == "python-native":
+    elif variant.startswith("python-native"):
         project.write("native.py", _NATIVE_PYTHON)
-        project.python_program("quickstart-native", project.dir / "native.py")
+        project.python_program("quickstart-native", project.dir / "native.py", variant.endswith("by-path"))
     else:
         by_path = variant == "yaml-by-path"
         project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=by_path)
