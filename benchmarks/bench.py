@@ -5,6 +5,10 @@ pulumi.dynamic` driven over gRPC (tests/plugin_driver.py, the same driver the te
 are medians over repeated runs with their spread (min..max), and every comparison is measured side
 by side in the same run, because this machine is shared and noisy. Prints one table and writes
 benchmarks/results/latest.json (untracked: the README keeps the figures of record).
+
+With a Pulumi CLI (`make engine`), a second section measures the same provider through the real
+`pulumi` command (benchmarks/cli_bench.py); without one it says it was skipped. `--only cli` or
+`--only protocol` runs one section.
 """
 
 from __future__ import annotations
@@ -28,41 +32,20 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import cli_bench  # noqa: E402
 from pulumi.dynamic import CreateResult, ResourceProvider  # noqa: E402
 from pulumi.dynamic.dynamic import serialize_provider  # noqa: E402
 from pulumi.runtime.proto import provider_pb2  # noqa: E402
+from sandbox_process import SandboxProcess  # noqa: E402
 
+from harness.cli import find_cli  # noqa: E402
 from harness.engine import PROVIDER_BLOB, Plugin, Resource, make_plugin  # noqa: E402
-from harness.sandbox import Sandbox  # noqa: E402
 from harness.structs import to_struct  # noqa: E402
 from pulumi_leadterra import CampaignStateProvider  # noqa: E402
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE  # noqa: E402
 from pulumi_leadterra.schema import TYPE_TOKEN as NATIVE_TYPE  # noqa: E402
 
 KEY = "sk_test_benchmark_key_000000"
-
-
-class SandboxProcess:
-    """The sandbox in its own process, so its threads never share a GIL with the driver."""
-
-    def __init__(self, state: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pulumi_leadterra.sandbox", "--port", "0", "--state", str(state)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().rsplit(" ", 1)[1].strip()
-        self.admin = Sandbox(self.url)
-
-    def seed(self, ids: list[str], status: str = "draft") -> None:
-        for campaign_id in ids:
-            self.admin.put(campaign_id, status=status, leads=1)
-        self.admin.clear_requests()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 def configured_plugin(url: str, kind: str = "dynamic", **settings: str) -> Plugin:
@@ -139,7 +122,7 @@ MINIMUM = {
     "first up": 1,
     "no-op second up": 0,
     "refresh": 1,
-    "reconcile=True set": 1,
+    "reconcile=True set": 0,  # state only: an update that changes no status sends nothing
     "scheduled run, nothing to heal": 0,
     "heal run": 1,
     "brake on": 1,
@@ -277,6 +260,49 @@ def provider_size() -> dict[str, int]:
     return {"ours_bytes": len(ours), "naive_bytes": len(naive)}
 
 
+def protocol_section(work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The figures measured through the plugin protocol (no Pulumi CLI involved)."""
+    step_runs = [requests_per_step(work, args.campaigns) for _ in range(args.repeats)]
+    steps = {
+        name: {
+            **summary([float(run[name]) for run in step_runs]),
+            "minimum": MINIMUM[name] * args.campaigns,
+        }
+        for name in MINIMUM
+    }
+    over = overhead(work, args.samples)
+    through_runs = [
+        throughput(work, args.throughput_campaigns, args.latency_ms, 16) for _ in range(args.repeats)
+    ]
+    native_runs = [
+        throughput(work, args.throughput_campaigns, args.latency_ms, 16, "native")
+        for _ in range(args.repeats)
+    ]
+    cold = cold_start(work, max(5, args.repeats * 3))
+    native_cold = cold_start(work, max(5, args.repeats * 3), "native")
+
+    def through_summary(runs: list[dict[str, float]]) -> dict[str, Any]:
+        return {
+            "seconds": summary([r["seconds"] for r in runs]),
+            "bound_seconds": runs[0]["bound_seconds"],
+            "ratio_to_bound": summary([r["ratio_to_bound"] for r in runs]),
+            "requests": [r["requests"] for r in runs],
+        }
+
+    return {
+        "requests_per_step": steps,
+        "overhead": over,
+        "throughput": through_summary(through_runs),
+        "native_throughput": through_summary(native_runs),
+        "cold_start": cold,
+        "native_cold_start": native_cold,
+        "provider_size": provider_size(),
+    }
+
+
+CLI_SKIPPED = "no Pulumi CLI in .pulumi-cli/bin or on PATH: run `make engine`"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -284,6 +310,17 @@ def main() -> int:
     parser.add_argument("--throughput-campaigns", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument(
+        "--cli-runs",
+        type=int,
+        default=3,
+        help="fresh stacks per provider for the real-CLI section's timed runs (needs `make engine`)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("protocol", "cli"),
+        help="run one section: the plugin protocol figures, or the real-CLI figures",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -295,51 +332,21 @@ def main() -> int:
     import tempfile
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="leadterra-bench-") as tmp:
-        work = Path(tmp)
-        step_runs = [requests_per_step(work, args.campaigns) for _ in range(args.repeats)]
-        steps = {
-            name: {
-                **summary([float(run[name]) for run in step_runs]),
-                "minimum": MINIMUM[name] * args.campaigns,
-            }
-            for name in MINIMUM
-        }
-        over = overhead(work, args.samples)
-        through_runs = [
-            throughput(work, args.throughput_campaigns, args.latency_ms, 16) for _ in range(args.repeats)
-        ]
-        native_runs = [
-            throughput(work, args.throughput_campaigns, args.latency_ms, 16, "native")
-            for _ in range(args.repeats)
-        ]
-        cold = cold_start(work, max(5, args.repeats * 3))
-        native_cold = cold_start(work, max(5, args.repeats * 3), "native")
-    size = provider_size()
-
-    def through_summary(runs: list[dict[str, float]]) -> dict[str, Any]:
-        return {
-            "seconds": summary([r["seconds"] for r in runs]),
-            "bound_seconds": runs[0]["bound_seconds"],
-            "ratio_to_bound": summary([r["ratio_to_bound"] for r in runs]),
-            "requests": [r["requests"] for r in runs],
-        }
-
-    through = through_summary(through_runs)
-    native_through = through_summary(native_runs)
-    results = {
+    results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}",
         "date": time.strftime("%Y-%m-%d"),
-        "requests_per_step": steps,
-        "overhead": over,
-        "throughput": through,
-        "native_throughput": native_through,
-        "cold_start": cold,
-        "native_cold_start": native_cold,
-        "provider_size": size,
-        "wall_seconds": time.perf_counter() - started,
     }
+    with tempfile.TemporaryDirectory(prefix="leadterra-bench-") as tmp:
+        work = Path(tmp)
+        if args.only != "cli":
+            results.update(protocol_section(work, args))
+        if args.only != "protocol":
+            if find_cli() is None:
+                results["cli"] = {"skipped": CLI_SKIPPED}
+            else:
+                results["cli"] = cli_bench.run(work / "cli", args.cli_runs)
+    results["wall_seconds"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(render(results, args))
@@ -350,13 +357,25 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     def spread(s: dict[str, float], fmt: str = "{:.2f}") -> str:
         return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}..{fmt.format(s['max'])})"
 
+    lines = [f"machine: {r['machine']}; {r['date']}", ""]
+    if "requests_per_step" in r:
+        lines[0] += f"; medians (min..max) over {args.repeats} runs unless noted"
+        lines += render_protocol(r, args, spread)
+    cli = r.get("cli")
+    if cli is not None and "skipped" in cli:
+        lines.append(f"real-CLI section skipped: {cli['skipped']}")
+    elif cli is not None:
+        lines += (["", cli_bench.render(cli)] if "requests_per_step" in r else [cli_bench.render(cli)])
+    lines.append("")
+    lines.append(f"wall time: {r['wall_seconds']:.0f} s; JSON: {args.out}")
+    return "\n".join(lines)
+
+
+def render_protocol(
+    r: dict[str, Any], args: argparse.Namespace, spread: Callable[..., str]
+) -> list[str]:
     n = args.campaigns
-    lines = [
-        f"machine: {r['machine']}; {r['date']}; medians (min..max) over {args.repeats} runs unless noted",
-        "",
-        "| figure | measured | target | ratio |",
-        "|---|---|---|---|",
-    ]
+    lines = ["| figure | measured | target | ratio |", "|---|---|---|---|"]
     for name, s in r["requests_per_step"].items():
         minimum = s["minimum"]
         ratio = "1.00" if s["median"] == minimum else (f"{s['median'] / minimum:.2f}" if minimum else "inf")
@@ -390,9 +409,7 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
         f"| serialized provider, bytes | {p['ours_bytes']} | < 1024; naive by-value {p['naive_bytes']} | "
         f"{p['naive_bytes'] / p['ours_bytes']:.0f}x smaller |"
     )
-    lines.append("")
-    lines.append(f"wall time: {r['wall_seconds']:.0f} s; JSON: {args.out}")
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":
