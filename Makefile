@@ -3,12 +3,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv test test-floor lint demo bench sandbox engine clean
+.PHONY: venv test test-floor lint demo bench sandbox engine schema sdk clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml sdk/python/setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# The generated Python SDK of the native plugin, installed as its users install it.
+	$(PY) -m pip install --quiet --no-deps ./sdk/python
 	touch $@
 
 venv: $(VENV)/.installed
@@ -44,6 +46,19 @@ bench: venv
 # .pulumi-cli/bin: found, downloaded, or built from Pulumi's Go modules (engine/build.sh).
 engine:
 	engine/build.sh
+
+# The plugin's schema as a file (provider/schema.json), and the SDKs generated from it by the real
+# `pulumi package gen-sdk` (under sdk/; a test regenerates them and fails on any difference).
+SDK_LANGUAGES ?= python
+
+schema: venv
+	$(PY) -c "import json; from pulumi_leadterra.schema import SCHEMA; print(json.dumps(SCHEMA, indent=2, sort_keys=True))" > provider/schema.json
+
+sdk: schema engine
+	for language in $(SDK_LANGUAGES); do \
+	  rm -rf sdk/$$language; \
+	  PULUMI_SKIP_UPDATE_CHECK=1 .pulumi-cli/bin/pulumi package gen-sdk provider/schema.json --language $$language --out sdk || exit 1; \
+	done
 
 sandbox: venv
 	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo

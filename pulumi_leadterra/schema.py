@@ -10,10 +10,25 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["PACKAGE", "SCHEMA", "TYPE_TOKEN", "to_camel", "to_snake"]
+__all__ = ["PACKAGE", "PLUGIN_DOWNLOAD_URL", "SCHEMA", "TYPE_TOKEN", "to_camel", "to_snake"]
 
 PACKAGE = "leadterra"
 TYPE_TOKEN = "leadterra:index:CampaignState"  # noqa: S105 - a type token, not a password
+#: Where releases put the plugin archive (`make plugin`): the engine downloads
+#: pulumi-resource-leadterra-v<version>-<os>-<arch>.tar.gz from this repository's releases.
+PLUGIN_DOWNLOAD_URL = "github://api.github.com/leadterra/pulumi-leadterra"
+#: The generated SDKs' names. The Python one is `pulumi_leadterra_native`: `pulumi_leadterra` is
+#: this package (the dynamic resource, the plugin itself, the policies), and the generated SDK is a
+#: typed client of the plugin for Python programs that want the native resource.
+_LANGUAGE = {
+    "nodejs": {"packageName": "@leadterra/pulumi", "packageDescription": "Leadterra campaigns as code."},
+    "python": {"packageName": "pulumi_leadterra_native"},
+    "go": {
+        "importBasePath": "github.com/leadterra/pulumi-leadterra/sdk/go/leadterra",
+        "generateResourceContainerTypes": True,
+    },
+    "csharp": {"rootNamespace": "Leadterra.Pulumi", "packageReferences": {"Pulumi": "3.*"}},
+}
 
 _CAMEL = {
     "campaign_id": "campaignId",
@@ -134,6 +149,9 @@ SCHEMA: dict[str, Any] = {
     "description": "Declare the run state of Leadterra outbound-email campaigns as code.",
     "keywords": ["pulumi", "leadterra", "email", "campaigns"],
     "license": "Apache-2.0",
+    "repository": "https://github.com/leadterra/pulumi-leadterra",
+    "pluginDownloadURL": PLUGIN_DOWNLOAD_URL,
+    "language": _LANGUAGE,
     "config": {"variables": _CONFIG},
     "provider": {"description": "The Leadterra provider.", "inputProperties": _CONFIG},
     "resources": {
