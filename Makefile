@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv test test-floor lint demo bench sandbox engine schema sdk clean
+.PHONY: venv test test-floor lint demo bench sandbox engine schema sdk plugin clean
 
 $(VENV)/.installed: pyproject.toml sdk/python/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ sdk: schema engine
 	  rm -rf sdk/$$language; \
 	  PULUMI_SKIP_UPDATE_CHECK=1 .pulumi-cli/bin/pulumi package gen-sdk provider/schema.json --language $$language --out sdk || exit 1; \
 	done
+
+# The plugin archive a user of any language installs with `pulumi plugin install` (dist/).
+plugin: venv
+	engine/plugin-archive.sh
 
 sandbox: venv
 	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo
