@@ -27,7 +27,9 @@ _LANGUAGE = {
         "importBasePath": "github.com/leadterra/pulumi-leadterra/sdk/go/leadterra",
         "generateResourceContainerTypes": True,
     },
-    "csharp": {"rootNamespace": "Leadterra.Pulumi", "packageReferences": {"Pulumi": "3.*"}},
+    # C#: the default namespace, Pulumi.Leadterra (no C# SDK is generated here yet: Pulumi's C#
+    # code generator is not among the Go modules this project builds from).
+    "csharp": {"packageReferences": {"Pulumi": "3.*"}},
 }
 
 _CAMEL = {
