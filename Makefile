@@ -49,7 +49,7 @@ engine:
 
 # The plugin's schema as a file (provider/schema.json), and the SDKs generated from it by the real
 # `pulumi package gen-sdk` (under sdk/; a test regenerates them and fails on any difference).
-SDK_LANGUAGES ?= python
+SDK_LANGUAGES ?= python nodejs go
 
 schema: venv
 	$(PY) -c "import json; from pulumi_leadterra.schema import SCHEMA; print(json.dumps(SCHEMA, indent=2, sort_keys=True))" > provider/schema.json
@@ -65,7 +65,7 @@ plugin: venv
 	engine/plugin-archive.sh
 
 sandbox: venv
-	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo
+	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo --campaign camp_legacy=running
 
 clean:
 	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache .leadterra-sandbox

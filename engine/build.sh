@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `make engine`: leave a Pulumi CLI of the pinned version (.pulumi.version) and the language
-# hosts this project uses (python, yaml) in .pulumi-cli/bin, by the first way that works:
+# hosts this project uses (python, yaml, go, nodejs) in .pulumi-cli/bin, by the first way that
+# works:
 #   1. already there, or on PATH, at the pinned version: used as it is (seconds);
 #   2. the official release, downloaded and checked against Pulumi's published checksums
 #      (skipped when PULUMI_ENGINE_FROM=build, as CI and offline machines set it);
 #   3. built from Pulumi's Go modules at that version (minutes the first time; Go's caches make
-#      the next build fast). The build modules are engine/cli (the CLI and our Python language
-#      host: Pulumi's own is a nested module the Go module proxy does not serve) and engine/yaml.
+#      the next build fast). The build modules are engine/cli (the CLI and our Python, Go and
+#      Node.js language hosts: Pulumi's own are nested modules the Go module proxy does not
+#      serve) and engine/yaml.
 # Any failure ends with one sentence saying what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +16,8 @@ ROOT=$(pwd)
 VERSION=$(tr -d ' \n' < .pulumi.version)
 BIN="$ROOT/.pulumi-cli/bin"
 FROM="${PULUMI_ENGINE_FROM:-auto}"
-HOSTS=(pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python pulumi-language-yaml)
+HOSTS=(pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python pulumi-language-yaml
+    pulumi-language-go pulumi-language-nodejs pulumi-resource-pulumi-nodejs)
 
 say() { printf 'make engine: %s\n' "$*" >&2; }
 fail() { say "$*"; exit 1; }
@@ -76,6 +79,8 @@ build() {  # module dir, output name, package, version variable
 sdk_version="github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$VERSION"
 build engine/cli pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "-X $sdk_version"
 build engine/cli pulumi-language-python ./pulumi-language-python "-X $sdk_version"
+build engine/cli pulumi-language-go ./pulumi-language-go "-X $sdk_version"
+build engine/cli pulumi-language-nodejs ./pulumi-language-nodejs "-X $sdk_version"
 yaml_version=$(cd engine/yaml && go list -m -f '{{.Version}}' github.com/pulumi/pulumi-yaml)
 build engine/yaml pulumi-language-yaml github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml \
     "-X github.com/pulumi/pulumi-yaml/pkg/version.Version=$yaml_version"
@@ -84,6 +89,9 @@ build engine/yaml pulumi-language-yaml github.com/pulumi/pulumi-yaml/cmd/pulumi-
 sdk_dir=$(cd engine/cli && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
 install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$BIN/"
 install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$BIN/"
+# The Node.js host runs programs with the @pulumi/pulumi package in the program's node_modules;
+# this script (dynamic providers) is the only Node.js file the release ships beside it.
+install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$BIN/"
 
 complete "$BIN" || fail "the build finished but .pulumi-cli/bin is incomplete; run make engine again"
-say "built the Pulumi CLI v$VERSION with its python and yaml language hosts in .pulumi-cli/bin"
+say "built the Pulumi CLI v$VERSION with its python, yaml, go and nodejs language hosts in .pulumi-cli/bin"

@@ -1,0 +1,2 @@
+// Declare the run state of Leadterra outbound-email campaigns as code.
+package leadterra
