@@ -62,7 +62,7 @@ def test_sender_pools(sandbox: Sandbox) -> None:
         ("POST", "/v1/campaigns", {"name": "x", "sequenceSteps": "x"}, 400, "invalid_request"),
         ("POST", "/v1/campaigns/camp_1/leads/bulk", {"leads": 3}, 400, "invalid_request"),
         ("POST", "/v1/campaigns/nope/start", None, 404, "campaign_not_found"),
-        ("GET", "/v1/campaigns/camp_1/start", None, 404, "not_found"),
+        ("GET", "/v1/campaigns/camp_1/start", None, 405, "method_not_allowed"),  # known path
         ("GET", "/v1/campaigns/a%2Fb/stats", None, 404, "not_found"),
         ("DELETE", "/v1/campaigns/camp_1", None, 404, "not_found"),
     ],
@@ -77,7 +77,8 @@ def test_bad_requests_get_error_codes_not_crashes(
 
 
 @pytest.mark.parametrize(
-    "header", [None, "Bearer", "Bearer sk_live_x", "Basic sk_test_x", f"bearer {TEST_KEY}"]
+    "header",
+    [None, "Bearer", "Bearer sk_live_x", "Basic sk_test_x", "Bearer sk_test_", "bearer sk_test_", TEST_KEY],
 )
 def test_auth_is_required(sandbox: Sandbox, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}

@@ -7,7 +7,9 @@ later break every ``/v1`` request is refused with a 400 naming the field instead
 from __future__ import annotations
 
 import math
+import re
 import threading
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 from .api import public, resume
@@ -15,6 +17,7 @@ from .routes import ApiError
 from .store import new_campaign, transition_time
 
 __all__ = [
+    "HEADER_VALUE",
     "Runtime",
     "add_faults",
     "change_settings",
@@ -29,6 +32,13 @@ __all__ = [
 
 MAX_LEADS = 10_000
 MAX_LOG = 100_000  # requests kept in the log; the oldest go first
+TEST_KEY_PREFIX = "sk_test_"
+#: What an HTTP header value may hold (RFC 9110 field-value): visible characters, spaces and tabs,
+#: in Latin-1, which is how http.server sends it. No control characters, C0 or C1.
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e\xa0-\xff]*")
+#: Timestamps the admin API takes: far enough on either side of now for any test, and always
+#: with room after them for the next transition's "strictly later" millisecond.
+_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class Runtime:
@@ -62,7 +72,9 @@ class Runtime:
     def accepts(self, key: str) -> bool:
         if self.api_keys is not None:
             return key in self.api_keys  # set through the admin API: a rotation, a revocation
-        return key == self.api_key if self.api_key else key.startswith("sk_test_")
+        if self.api_key:
+            return key == self.api_key
+        return key.startswith(TEST_KEY_PREFIX) and len(key) > len(TEST_KEY_PREFIX)
 
 
 def _number(value: Any, name: str, low: float, high: float) -> float:
@@ -85,6 +97,36 @@ def _text(value: Any, name: str) -> str:
     return value
 
 
+def _header_text(value: Any, name: str) -> str:
+    """A string that can go out as an HTTP header value as it is, or a 400 naming ``name``."""
+    if not isinstance(value, str) or len(value) > 8192 or not HEADER_VALUE.fullmatch(value):
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"{name} must be a header value: one line of printable Latin-1 text, no control characters",
+        )
+    return value
+
+
+def _timestamp(value: Any, name: str) -> Optional[str]:
+    """An ISO 8601 time from 1970 up to 2100 (as given), null, or a 400 naming ``name``."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) and 10 < len(value) <= 40 else None
+    except ValueError:
+        when = None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when is None or not _EARLIEST <= when < _LATEST:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"{name} must be an ISO 8601 time from 1970 up to 2100, like 2025-01-15T11:00:00.000Z, or null",
+        )
+    return str(value)
+
+
 def validate_fault(fault: Any) -> dict[str, Any]:
     """A fault as documented in the README, or a 400 naming what is wrong with it."""
     if not isinstance(fault, dict):
@@ -95,14 +137,14 @@ def validate_fault(fault: Any) -> dict[str, Any]:
             checked[key] = _whole(value, "status", 100, 599)
         elif key == "times":
             checked[key] = _whole(value, "times", 1, 1_000_000)
-        elif key in ("match", "body", "contentType", "code", "message"):
+        elif key in ("match", "body", "code", "message"):
             checked[key] = _text(value, key)
+        elif key == "contentType":
+            checked[key] = _header_text(value, key)
         elif key == "retryAfter":
             if isinstance(value, int) and not isinstance(value, bool):
                 value = str(value)
-            checked[key] = _text(value, key)
-            if any(ch in value for ch in "\r\n"):
-                raise ApiError(400, "invalid_request", "retryAfter must be one line")
+            checked[key] = _header_text(value, key)
         elif key == "drop":
             if not isinstance(value, bool):
                 raise ApiError(400, "invalid_request", "drop must be true or false")
@@ -113,8 +155,6 @@ def validate_fault(fault: Any) -> dict[str, Any]:
             checked[key] = _number(value, key, 0, 10_000)
         else:
             raise ApiError(400, "invalid_request", f"unknown fault field {key[:40]!r}")
-    if "contentType" in checked and any(ch in checked["contentType"] for ch in "\r\n"):
-        raise ApiError(400, "invalid_request", "contentType must be one line")
     return checked
 
 
@@ -150,8 +190,8 @@ def put_campaign(ctx: Any, campaign_id: str, body: Any) -> tuple[int, Any]:
     if "name" in fields:
         _text(fields["name"], "name")
     for stamp in ("startedAt", "pausedAt"):
-        if stamp in fields and fields[stamp] is not None:
-            _text(fields[stamp], stamp)
+        if stamp in fields:
+            _timestamp(fields[stamp], stamp)
     if "sequenceSteps" in fields and not (
         isinstance(fields["sequenceSteps"], list)
         and all(isinstance(s, dict) and isinstance(s.get("subject"), str) for s in fields["sequenceSteps"])

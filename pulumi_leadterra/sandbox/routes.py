@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 __all__ = ["ApiError", "Handler", "ID_PATTERN", "route"]
 
@@ -17,11 +17,15 @@ Handler = Callable[[Any, Any, Any], tuple[int, Any]]
 
 
 class ApiError(Exception):
-    """An answer with an error body: HTTP status, API code and message."""
+    """An answer with an error body: HTTP status, API code and message (and any headers it needs,
+    such as a 405's ``Allow``)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Optional[dict[str, str]] = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
 
 
 def _table() -> list[tuple[str, re.Pattern[str], Handler]]:
@@ -49,11 +53,19 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
 
 
 def route(method: str, path: str) -> tuple[Handler, re.Match[str]]:
-    """The handler for ``method path``, with the path's match; a 404 ApiError when none."""
+    """The handler for ``method path``, with the path's match. An ApiError when none: 405 with
+    ``Allow`` when the path is known but takes other methods, 404 when the path is unknown."""
     if not _ROUTES:
         _ROUTES.extend(_table())
+    allowed: list[str] = []
     for verb, pattern, handler in _ROUTES:
         match = pattern.fullmatch(path)
         if match and verb == method:
             return handler, match
-    raise ApiError(404, "not_found", f"no route for {method} {path}")
+        if match:
+            allowed.append(verb)
+    if allowed:
+        allow = ", ".join(allowed)
+        message = f"{method[:20]} is not allowed on {path}; use {allow}"
+        raise ApiError(405, "method_not_allowed", message, {"Allow": allow})
+    raise ApiError(404, "not_found", f"no route for {method[:20]} {path}")

@@ -1,10 +1,14 @@
 """The sandbox's HTTP layer: reading requests safely, answering in JSON, faults, and the server.
 
 Every request gets a JSON answer, whatever it carries: a malformed or oversized
-``Content-Length`` (400/413), a chunked body (411), invalid or deeply nested JSON (400), an
-unknown route (404), even a bug in a handler (500). After an answer to a request whose body was
-not read, the connection is closed, so leftover bytes are never parsed as the next request. Only
-loopback addresses may be bound, so nothing here is reachable from a network.
+``Content-Length`` (400/413), a chunked body (411), headers too many or too long (431), framing
+that two parsers could read two ways (400: differing ``Content-Length`` values, whitespace
+before a colon, folded or nameless header lines), invalid or deeply nested JSON (400), a wrong
+method on a known path (405 with ``Allow``), an unknown route (404), even a bug in a handler
+(500). After an answer to a request whose body was not read, the connection is closed, so
+leftover bytes are never parsed as the next request. A client that hangs up is logged once and
+costs nothing on stderr. Only loopback addresses may be bound, so nothing here is reachable from a
+network. ``stop()`` ends every connection's thread, including idle keep-alive ones.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
-from .admin import Runtime
+from .admin import HEADER_VALUE, Runtime
 from .routes import ApiError, route
 from .store import Store
 
@@ -31,6 +36,11 @@ __all__ = ["MAX_BODY", "SandboxServer", "serve"]
 
 MAX_BODY = 1 << 20  # 1 MiB: far above any documented request
 _LENGTH = re.compile(r"[0-9]{1,16}")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 token)
+BACKLOG = 128  # connections the kernel queues before accept(): Python's default 5 drops bursts
+LINGER_SECONDS = 1.0  # after the last answer, how long unread input is drained before the close
+LINGER_BYTES = MAX_BODY
+STOP_SECONDS = 5.0  # how long stop() waits for handler threads once their sockets are shut
 
 
 @dataclass
@@ -39,6 +49,30 @@ class Context:
 
     store: Store
     runtime: Runtime
+
+
+class _AbandonedError(Exception):
+    """The request ends without an answer: its client hung up mid-request, or the server is stopping."""
+
+
+def _framing_problem(headers: Message) -> Optional[str]:
+    """Why these headers could frame the request two ways, or None.
+
+    ``http.client.parse_headers`` stops at a line it cannot read as a header (a space before the
+    colon, no colon at all) and keeps the rest as "payload"; it folds a line that starts with
+    whitespace into the header before it. Either way a ``Content-Length`` can vanish, and the body
+    would run as the next request: such requests are refused, as RFC 9112 requires.
+    """
+    if headers.defects or headers.get_payload():
+        return "malformed header line (whitespace before a colon, a line without one, or a folded first line)"
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name):
+            return f"malformed header name {name[:40]!r}"
+        if any(ch in str(value) for ch in "\r\n\x00"):
+            return f"header {name[:40]} is folded over several lines, or holds a NUL"
+    if len({value.strip() for value in headers.get_all("Content-Length", [])}) > 1:
+        return "conflicting Content-Length headers"
+    return None
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -57,7 +91,23 @@ class _Handler(BaseHTTPRequestHandler):
     # delayed ACK, adding 40 ms to every response on loopback.
     disable_nagle_algorithm = True
     ctx: Context  # set on the per-server subclass
+    server: _Server
     verbose = False
+    _headers_read = False  # whether self.headers belongs to the request being answered
+
+    def handle_one_request(self) -> None:
+        self.path, self._headers_read = "", False  # nothing of the previous request is reused
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False  # already answered (400, 431, ...) through send_error
+        self._headers_read = True
+        problem = _framing_problem(self.headers)
+        if problem:
+            self.send_error(400, problem)
+            return False
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         if self.verbose:  # the request line only: headers (and so the key) are never logged
@@ -80,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
             handler, match = route(method, path)
             if path.startswith("/v1/"):
                 if runtime.latency_ms:
-                    time.sleep(runtime.latency_ms / 1000)
+                    self._pause(runtime.latency_ms)
                 fault = runtime.take_fault(path)
                 if fault is not None:
                     self._apply_fault(fault)
@@ -88,11 +138,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self._authenticate()
             status, payload = handler(self.ctx, match.groupdict().get("id"), body)
             self._send_json(status, payload)
+        except _AbandonedError:
+            self.close_connection = True
         except ApiError as exc:
             self._send_error(exc)
         except Exception as exc:  # noqa: BLE001 - a bug must still get an answer, not a dropped socket
             self.close_connection = True
             self._send_error(ApiError(500, "server_error", f"sandbox error ({type(exc).__name__})"))
+
+    def _pause(self, ms: float) -> None:
+        """Sleep ``ms`` (injected latency or delay), unless the server stops meanwhile: then the
+        request is abandoned unanswered and untouched, and its thread ends at once."""
+        if self.server.closing.wait(ms / 1000):
+            raise _AbandonedError
 
     def _read_body(self) -> bytes:
         """The request body, within limits; refusals close the connection after the answer."""
@@ -109,34 +167,46 @@ class _Handler(BaseHTTPRequestHandler):
         if size > MAX_BODY:
             self.close_connection = True
             raise ApiError(413, "invalid_request", f"request body over {MAX_BODY} bytes")
-        return self.rfile.read(size) if size else b""
+        if not size:
+            return b""
+        try:
+            body = self.rfile.read(size)
+        except OSError:
+            raise _AbandonedError from None
+        if len(body) < size:  # the client closed before sending all it announced
+            raise _AbandonedError
+        return body
 
     def _log_request(self, status: int) -> None:
         """Record a /v1 request, before its answer leaves: whoever reads the log after getting
         the answer finds the request there, in the order the answers went out."""
-        path = getattr(self, "path", "").split("?", 1)[0]  # unset when the request line was bad
+        path = self.path.split("?", 1)[0]  # "" when the request line was too broken to name one
         if path.startswith("/v1/"):
-            self.ctx.runtime.log(
-                {
-                    "method": self.command,
-                    "path": path,
-                    "status": status,
-                    "userAgent": self.headers.get("User-Agent"),
-                }
-            )
+            # Headers refused as too many or too long (431) were never parsed: no User-Agent then.
+            agent = self.headers.get("User-Agent") if self._headers_read else None
+            self.ctx.runtime.log({"method": self.command, "path": path, "status": status, "userAgent": agent})
 
     def _send(self, status: int, data: bytes, content_type: str, extra: dict[str, str]) -> None:
+        """Log the answer once, then send it; a client that has hung up ends the connection quietly."""
+        headers = {
+            "Content-Type": content_type,
+            "Content-Length": str(len(data)),
+            "X-Request-Id": "req_" + secrets.token_hex(6),
+            **({"Connection": "close"} if self.close_connection else {}),
+            **extra,
+        }
+        for key, value in headers.items():  # checked before a byte of the head is buffered
+            if not HEADER_VALUE.fullmatch(value):
+                raise ValueError(f"the {key} header cannot carry {value[:20]!r}")
         self._log_request(status)
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-Request-Id", "req_" + secrets.token_hex(6))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        for key, value in extra.items():
+        for key, value in headers.items():
             self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True  # the client went away: nothing to say, and no one to say it to
 
     def _send_json(self, status: int, payload: Any, extra: Optional[dict[str, str]] = None) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", extra or {})
@@ -144,17 +214,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(self, exc: ApiError, extra: Optional[dict[str, str]] = None) -> None:
         inner = {"code": exc.code, "message": exc.message}
         payload = inner if self.ctx.runtime.error_shape == "flat" else {"error": inner}
-        self._send_json(exc.status, payload, extra)
+        self._send_json(exc.status, payload, {**exc.headers, **(extra or {})})
 
     def _apply_fault(self, fault: dict[str, Any]) -> None:
         if fault.get("drop"):
             # Close the socket without a byte of response: the client sees a dropped connection.
             self._log_request(0)
             self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
             return
         if fault.get("delay_ms"):
-            time.sleep(fault["delay_ms"] / 1000)
+            self._pause(fault["delay_ms"])
         if fault.get("trickleMs"):
             self._trickle(fault["trickleMs"])
             return
@@ -178,13 +251,15 @@ class _Handler(BaseHTTPRequestHandler):
             for byte in head.encode() + body:
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
-                time.sleep(every_ms / 1000)
+                if self.server.closing.wait(every_ms / 1000):
+                    return  # the server is stopping
         except OSError:
             pass  # the client gave up, as it should
 
     def _authenticate(self) -> None:
-        header = self.headers.get("Authorization") or ""
-        key = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+        # "Bearer <key>"; the scheme in any case, as RFC 9110 has auth schemes case-insensitive.
+        scheme, _, credentials = (self.headers.get("Authorization") or "").strip().partition(" ")
+        key = credentials.strip() if scheme.lower() == "bearer" else ""
         if not self.ctx.runtime.accepts(key):
             raise ApiError(401, "authentication_failed", "missing or invalid API key")
 
@@ -200,9 +275,81 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self._dispatch("DELETE")
 
+    def do_PATCH(self) -> None:  # noqa: N802 - no route takes it: a 405 on a known path, else 404
+        self._dispatch("PATCH")
+
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, each tracked, so ``close_connections`` can end them all."""
+
     daemon_threads = True
+    block_on_close = False  # close_connections joins the threads, after shutting their sockets
+    request_queue_size = BACKLOG
+    verbose = False
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self.closing = threading.Event()
+        self._live_lock = threading.Lock()
+        self._live: dict[threading.Thread, socket.socket] = {}
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address))
+        thread.daemon = True
+        with self._live_lock:
+            self._live[thread] = request
+        thread.start()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._live_lock:
+                self._live.pop(threading.current_thread(), None)
+
+    def shutdown_request(self, request: Any) -> None:
+        """A lingering close: end our side, then drain what the client is still sending (a body
+        never read, the rest of a refused header) for a moment. Closing with unread input would
+        send a TCP reset, which can destroy the answer before the client reads it."""
+        try:
+            request.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_SECONDS
+            drained = 0
+            while drained < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+                request.settimeout(left)
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass  # reset, timed out, or never connected: nothing more to wait for
+        self.close_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (an OSError on its socket) is not an error worth a word. Anything
+        else is a bug: one line on stderr, the traceback with --verbose."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return
+        if self.verbose:
+            super().handle_error(request, client_address)
+        else:
+            sys.stderr.write(f"sandbox: {type(exc).__name__} on a connection (--verbose for the traceback)\n")
+
+    def close_connections(self, timeout: float = STOP_SECONDS) -> None:
+        """End every connection: sleeping handlers wake, blocked reads see end of stream, and
+        their threads are joined (within ``timeout``)."""
+        self.closing.set()
+        with self._live_lock:
+            live = dict(self._live)
+        for request in live.values():
+            try:
+                request.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout
+        for thread in live:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class _Server6(_Server):
@@ -248,6 +395,7 @@ class SandboxServer:
         except OSError:
             store.close()
             raise
+        self.httpd.verbose = verbose
         self._thread: Optional[threading.Thread] = None
 
     @property
@@ -264,7 +412,15 @@ class SandboxServer:
 
     def stop(self) -> None:
         self.httpd.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+        self.close()
+
+    def close(self) -> None:
+        """After serving: refuse new connections, end the open ones and their threads, then close
+        the store (it waits for a transaction in progress, so no acknowledged write is cut)."""
         self.httpd.server_close()
+        self.httpd.close_connections()
         self.ctx.store.close()
 
     def __enter__(self) -> SandboxServer:
@@ -286,5 +442,4 @@ def serve(server: SandboxServer) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        server.httpd.server_close()
-        server.ctx.store.close()
+        server.close()

@@ -39,20 +39,23 @@ def transition_time(previous: Optional[str]) -> str:
     """A timestamp for a new transition, strictly later than ``previous``.
 
     Clients tell a real transition from a no-op by ``startedAt``/``pausedAt`` changing; two
-    transitions within one millisecond must still give two different timestamps.
+    transitions within one millisecond must still give two different timestamps. Never raises:
+    a ``previous`` that is not a time, or so late that nothing representable follows it (a seed
+    or an old state file may hold one), gives now.
     """
     now = now_iso()
     if not previous:
         return now
     try:
         before = datetime.fromisoformat(previous)
-    except ValueError:
+        if before.tzinfo is None:
+            before = before.replace(tzinfo=UTC)
+        if datetime.fromisoformat(now) > before:
+            return now
+        later = (before + timedelta(milliseconds=1)).astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
         return now
-    if before.tzinfo is None:
-        before = before.replace(tzinfo=UTC)
-    if datetime.fromisoformat(now) > before:
-        return now
-    return (before + timedelta(milliseconds=1)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_campaign(campaign_id: str, status: str = "draft", leads: int = 3) -> dict[str, Any]:
