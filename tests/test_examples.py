@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -210,66 +212,211 @@ def test_demo_path_through_the_plugin(tmp_path: Path) -> None:
 # --- continuous operation: the Kubernetes Operator and Pulumi Deployments -----------------------
 OPERATOR = ROOT / "examples" / "operator"
 DEPLOYMENTS = ROOT / "examples" / "deployments"
+STACK_CR = "kubernetes:pulumi.com/v1:Stack"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+DRIFT = "pulumiservice:index:DriftSchedule"
+SCHEDULE = "pulumiservice:index:DeploymentSchedule"
+SETTINGS = "pulumiservice:index:DeploymentSettings"
 
 
 def _operator(extra: dict[str, str] | None = None) -> dict[str, Any]:
-    config = {**stack_config(OPERATOR, "prod"), "leadterra-operator:leadterraApiKey": "sk_live_from_config"}
-    config.update(extra or {})
+    config = {**stack_config(OPERATOR, "prod"), **(extra or {})}
     declared = run_program(OPERATOR / "__main__.py", "leadterra-operator", "prod", config, all_types=True)
-    return {d.type: d for d in declared}
+    by_type = {d.type: d for d in declared}
+    assert len(by_type) == len(declared)  # one of each
+    return by_type
 
 
-def test_operator_stack_heals_on_every_resync_with_the_key_from_a_secret() -> None:
+def test_operator_stack_heals_on_every_resync() -> None:
     declared = _operator()
-    stack = declared["kubernetes:pulumi.com/v1:Stack"]
+    assert set(declared) == {STACK_CR, SERVICE_ACCOUNT, BINDING}
+    stack = declared[STACK_CR]
     spec = stack.inputs["spec"]
     assert stack.inputs["apiVersion"] == "pulumi.com/v1" and stack.inputs["kind"] == "Stack"
     assert spec["stack"] == "acme/leadterra-promotion/prod" and spec["repoDir"] == "examples/promotion"
-    assert (PROMOTION / "Pulumi.prod.yaml").exists()
+    assert (PROMOTION / "Pulumi.prod.yaml").exists() and (PROMOTION / "requirements.txt").exists()
     assert spec["resyncFrequencySeconds"] == 900 >= 60
     assert spec["continueResyncOnCommitMatch"] is True and spec["refresh"] is True
     assert spec["destroyOnFinalize"] is False
     env = spec["envRefs"]
     assert env["LEADTERRA_HEAL"] == {"type": "Literal", "literal": {"value": "true"}}
     assert env["LEADTERRA_PAUSE_ALL"]["literal"]["value"] == "false"
+    assert env["PULUMI_ACCESS_TOKEN"] == {
+        "type": "Secret",
+        "secret": {"name": "pulumi-api-secret", "key": "accessToken"},
+    }
+
+
+def test_operator_v2_workspace_has_its_service_account_bound_to_auth_delegator() -> None:
+    """Operator v2 runs each Stack in a workspace pod whose ServiceAccount the Stack names and
+    which must hold system:auth-delegator (pulumi-kubernetes-operator docs/migration.md)."""
+    declared = _operator()
+    account = declared[SERVICE_ACCOUNT].inputs["metadata"]
+    spec = declared[STACK_CR].inputs["spec"]
+    assert spec["serviceAccountName"] == account["name"]
+    assert account["namespace"] == declared[STACK_CR].inputs["metadata"]["namespace"] == "leadterra"
+    binding = declared[BINDING].inputs
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "system:auth-delegator",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": account["namespace"]}
+    ]
+
+
+def test_operator_workspace_image_is_pinned_to_the_tested_cli() -> None:
+    spec = _operator()[STACK_CR].inputs["spec"]
+    image = spec["workspaceTemplate"]["spec"]["image"]
+    # Not the operator's default (pulumi/pulumi:latest-nonroot): the CLI this repository tests with.
+    assert image == f"pulumi/pulumi:{(ROOT / '.pulumi.version').read_text().strip()}-nonroot"
+    custom = _operator({"leadterra-operator:workspaceImage": "pulumi/pulumi:3.300.0-nonroot"})
     assert (
-        env["LEADTERRA_API_KEY"]["type"] == "Secret" and env["LEADTERRA_API_KEY"]["secret"]["key"] == "apiKey"
+        custom[STACK_CR].inputs["spec"]["workspaceTemplate"]["spec"]["image"]
+        == "pulumi/pulumi:3.300.0-nonroot"
     )
-    secret = declared["kubernetes:core/v1:Secret"]
-    assert secret.inputs["stringData"] == {"apiKey": "sk_live_from_config"}
-    assert "stringData" in secret.secret_inputs  # the key stays a secret on its way to the cluster
+
+
+def test_operator_keeps_no_leadterra_key_in_the_cluster() -> None:
+    """The promotion stack's key comes from its ESC environment (stack config), which wins over
+    LEADTERRA_API_KEY: a key in the workspace's environment would never be used."""
+    declared = _operator()
+    assert "LEADTERRA_API_KEY" not in declared[STACK_CR].inputs["spec"]["envRefs"]
+    assert "kubernetes:core/v1:Secret" not in declared
+    raw = yaml.safe_load((PROMOTION / "Pulumi.prod.yaml").read_text())
+    assert raw["environment"] == ["leadterra/prod"]
+    operator_config = yaml.safe_load((OPERATOR / "Pulumi.prod.yaml").read_text())["config"]
+    assert not [k for k in operator_config if "apikey" in k.lower()]
+    docs = (OPERATOR / "__main__.py").read_text() + (OPERATOR / "Pulumi.prod.yaml").read_text()
+    assert "leadterra/prod" in docs and "`open`" in docs  # what the operator's token needs
 
 
 def test_operator_brake_and_resync_bounds() -> None:
-    spec = _operator({"leadterra-operator:pauseAll": "true"})["kubernetes:pulumi.com/v1:Stack"].inputs["spec"]
+    spec = _operator({"leadterra-operator:pauseAll": "true"})[STACK_CR].inputs["spec"]
     assert spec["envRefs"]["LEADTERRA_PAUSE_ALL"]["literal"]["value"] == "true"
-    with pytest.raises(Exception, match="at least 60 seconds"):
+    assert (
+        _operator({"leadterra-operator:resyncFrequencySeconds": "60"})[STACK_CR].inputs["spec"][
+            "resyncFrequencySeconds"
+        ]
+        == 60
+    )
+    # The operator would run 30 as 60; the program refuses it instead of saying one and doing another.
+    with pytest.raises(Exception, match="treats anything below 60 as 60.*at least 60 seconds"):
         _operator({"leadterra-operator:resyncFrequencySeconds": "30"})
+    assert "treats anything below 60 s as 60" in (OPERATOR / "__main__.py").read_text()
 
 
-def test_deployments_detect_drift_and_heal_on_schedule_only() -> None:
-    config = stack_config(DEPLOYMENTS, "prod")
-    declared = {
-        d.type: d.inputs
-        for d in run_program(
-            DEPLOYMENTS / "__main__.py", "leadterra-deployments", "prod", config, all_types=True
-        )
-    }
-    settings = declared["pulumiservice:index:DeploymentSettings"]
+def _deployments(extra: dict[str, str] | None = None) -> list[Any]:
+    config = {**stack_config(DEPLOYMENTS, "prod"), **(extra or {})}
+    return run_program(DEPLOYMENTS / "__main__.py", "leadterra-deployments", "prod", config, all_types=True)
+
+
+def _cron_minute(cron: str) -> int:
+    minute, hour, *_ = cron.split()
+    assert hour == "*" and minute.isdigit(), cron  # hourly at a fixed minute
+    return int(minute)
+
+
+def test_deployments_settings_heal_every_scheduled_run_and_use_vcs() -> None:
+    declared = _deployments()
+    (settings,) = [d.inputs for d in declared if d.type == SETTINGS]
     assert (settings["organization"], settings["project"], settings["stack"]) == (
         "acme",
         "leadterra-promotion",
         "prod",
     )
     assert settings["sourceContext"]["git"]["repoDir"] == "examples/promotion"
+    # `vcs`, not the deprecated `github` block (pulumi-pulumiservice 1.x schema).
+    assert "github" not in settings
+    vcs = settings["vcs"]
+    assert vcs["provider"] == "github" and vcs["repository"] == "acme/campaigns"
     # Deployments runs only the schedules, so every one of its runs may heal; PRs and merges
     # stay in the GitOps workflow, which never heals.
-    assert settings["github"]["deployCommits"] is False and settings["github"]["previewPullRequests"] is False
+    assert vcs["deployCommits"] is False and vcs["previewPullRequests"] is False
     assert settings["operationContext"]["environmentVariables"] == {
         "LEADTERRA_HEAL": "true",
         "LEADTERRA_PAUSE_ALL": "false",
     }
-    drift = declared["pulumiservice:index:DriftSchedule"]
+    # `pulumi install` runs (it installs examples/promotion/requirements.txt).
+    assert "options" not in settings["operationContext"]
+
+
+def test_deployments_refresh_before_the_heal_by_default() -> None:
+    """Drift detection is a preview-only refresh (it saves nothing) and an `update` schedule is a
+    plain `pulumi up`: without a saved refresh before it, the heal would never see drift."""
+    declared = _deployments()
+    (drift,) = [d.inputs for d in declared if d.type == DRIFT]
     assert drift["autoRemediate"] is False and drift["scheduleCron"] == "*/30 * * * *"
-    heal = declared["pulumiservice:index:DeploymentSchedule"]
-    assert heal["pulumiOperation"] == "update" and heal["scheduleCron"] == "17 * * * *"
+    schedules = {d.name: d.inputs for d in declared if d.type == SCHEDULE}
+    assert set(schedules) == {"prod-refresh", "prod-heal"}
+    refresh, heal = schedules["prod-refresh"], schedules["prod-heal"]
+    assert refresh["pulumiOperation"] == "refresh" and heal["pulumiOperation"] == "update"
+    # The refresh is queued first each hour (one deployment per stack at a time, in queue order).
+    assert _cron_minute(refresh["scheduleCron"]) < _cron_minute(heal["scheduleCron"]) == 17
+    for schedule in (refresh, heal):
+        assert (schedule["organization"], schedule["project"], schedule["stack"]) == (
+            "acme",
+            "leadterra-promotion",
+            "prod",
+        )
+
+
+def test_deployments_auto_remediation_is_the_heal() -> None:
+    """With auto-remediation, drift found is remediated by `pulumi up --refresh` with the stack's
+    settings (heal on); no other schedule runs."""
+    declared = _deployments({"leadterra-deployments:remediation": "auto"})
+    (drift,) = [d.inputs for d in declared if d.type == DRIFT]
+    assert drift["autoRemediate"] is True
+    assert [d for d in declared if d.type == SCHEDULE] == []
+    with pytest.raises(Exception, match="remediation is 'sometimes'"):
+        _deployments({"leadterra-deployments:remediation": "sometimes"})
+
+
+def test_deployments_token_is_a_secret_environment_variable() -> None:
+    declared = _deployments({"leadterra-deployments:deploymentToken": "pul-from-config"})
+    (settings,) = [d for d in declared if d.type == SETTINGS]
+    assert (
+        settings.inputs["operationContext"]["environmentVariables"]["PULUMI_ACCESS_TOKEN"]
+        == "pul-from-config"
+    )
+    assert "operationContext" in settings.secret_inputs
+
+
+# --- where the examples are deployed: what `pulumi install` installs ----------------------------
+PINNED = re.compile(
+    r"^pulumi-leadterra @ git\+https://github\.com/OWNER/pulumi-leadterra\.git@([0-9a-f]{40})$"
+)
+
+
+def _requirements(folder: Path) -> list[str]:
+    lines = (folder / "requirements.txt").read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def test_the_promotion_project_installs_the_package_from_a_pinned_commit() -> None:
+    """`pulumi install` (the Operator's workspace, Pulumi Deployments) installs requirements.txt
+    and nothing else; pulumi-leadterra is not on PyPI, so the file pins its git URL to a commit
+    of this repository's history (tests/e2e/test_promotion_install.py installs it for real)."""
+    lines = _requirements(PROMOTION)
+    pinned = [m for m in map(PINNED.match, lines) if m]
+    assert len(pinned) == 1, lines
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (sdk,) = [d for d in project["dependencies"] if d.startswith("pulumi>=")]
+    assert sdk in lines  # the package's own pulumi range, stated for the program's own imports
+    sha = pinned[0][1]
+    ancestor = subprocess.run(
+        ["git", "-C", str(ROOT), "merge-base", "--is-ancestor", sha, "HEAD"], capture_output=True, timeout=30
+    )
+    assert ancestor.returncode == 0, f"{sha} is not a commit of this clone's history"
+
+
+@pytest.mark.parametrize("folder", [OPERATOR, DEPLOYMENTS, PROMOTION], ids=lambda p: p.name)
+def test_example_requirements_bound_every_sdk_major(folder: Path) -> None:
+    for line in _requirements(folder):
+        if line.startswith("pulumi-leadterra @ "):
+            continue
+        name, _, spec = line.partition(">=")
+        assert re.fullmatch(r"[\d.]+,<\d+", spec), f"{folder.name}: {line} needs a floor and a major bound"
+        assert name and name == name.strip()
