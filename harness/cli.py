@@ -23,7 +23,7 @@ import yaml
 
 from .programs import ROOT
 
-__all__ = ["CLI_BIN", "Project", "PulumiFailed", "find_cli", "pinned_version", "summary"]
+__all__ = ["CLI_BIN", "Project", "PulumiFailed", "find_cli", "pinned_version", "policy_pack", "summary"]
 
 CLI_BIN = ROOT / ".pulumi-cli" / "bin"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -196,6 +196,17 @@ class Project:
             if resource["type"] == type_token:
                 found[resource["urn"].rsplit("::", 1)[-1]] = resource
         return found
+
+
+def policy_pack(workdir: Path) -> Path:
+    """A copy of the example policy pack whose ``virtualenv`` is the clone's by absolute path:
+    the copy lives outside the clone, so the example's relative ``../../.venv`` would miss."""
+    pack = workdir / "policy-pack"
+    shutil.copytree(ROOT / "examples" / "policy-pack", pack)
+    config = yaml.safe_load((pack / "PulumiPolicy.yaml").read_text())
+    config["runtime"]["options"]["virtualenv"] = str(ROOT / ".venv")
+    (pack / "PulumiPolicy.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return pack
 
 
 def summary(preview: dict[str, Any]) -> dict[str, int]:

@@ -15,13 +15,11 @@ After every command: the exact requests the sandbox received (a preview sends no
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
-from harness.cli import Project
+from harness.cli import Project, policy_pack
 from harness.programs import ROOT
 from harness.sandbox import Sandbox
 from pulumi_leadterra.policies import no_live_sends_outside_production
@@ -34,16 +32,6 @@ LIVE_KEY = "sk_live_51HxQ7sKZr9mW2bTdLp4VnE8yJcA3uF6g"
 NO_LIVE = no_live_sends_outside_production.name  # "leadterra-no-live-sends-outside-production"
 VARIANTS = {"dynamic": CAMPAIGN_STATE_TYPE, "yaml-native": TYPE_TOKEN}
 
-
-def _policy_pack(tmp_path: Path) -> Path:
-    """A copy of the example pack whose ``virtualenv`` is the clone's venv by absolute path:
-    the copy lives outside the clone, so the example's relative ``../../.venv`` would miss."""
-    pack = tmp_path / "policy-pack"
-    shutil.copytree(ROOT / "examples" / "policy-pack", pack)
-    config = yaml.safe_load((pack / "PulumiPolicy.yaml").read_text())
-    config["runtime"]["options"]["virtualenv"] = str(ROOT / ".venv")
-    (pack / "PulumiPolicy.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return pack
 
 
 def _project(tmp_path: Path, sandbox: Sandbox, variant: str, key: str) -> Project:
@@ -78,7 +66,7 @@ def campaigns(sandbox: Sandbox) -> Sandbox:
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_a_live_key_on_a_dev_stack_is_blocked(tmp_path: Path, campaigns: Sandbox, variant: str) -> None:
     sandbox = campaigns
-    pack = _policy_pack(tmp_path)
+    pack = policy_pack(tmp_path)
     project = _project(tmp_path, sandbox, variant, LIVE_KEY)
 
     # The pull request's preview: the mandatory policy fails it, by name, saying the key is a
@@ -105,7 +93,7 @@ def test_a_live_key_on_a_dev_stack_is_blocked(tmp_path: Path, campaigns: Sandbox
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_a_sandbox_key_on_a_dev_stack_passes(tmp_path: Path, campaigns: Sandbox, variant: str) -> None:
     sandbox = campaigns
-    pack = _policy_pack(tmp_path)
+    pack = policy_pack(tmp_path)
     project = _project(tmp_path, sandbox, variant, TEST_KEY)
 
     # The preview passes the pack (the engine ran it: its check mark, from the copy), two
@@ -139,7 +127,7 @@ def test_the_violation_names_where_the_key_came_from(
     tmp_path: Path, campaigns: Sandbox, variant: str
 ) -> None:
     project = _project(tmp_path, campaigns, variant, LIVE_KEY)
-    blocked = project("preview", "--policy-pack", str(_policy_pack(tmp_path)), check=False)
+    blocked = project("preview", "--policy-pack", str(policy_pack(tmp_path)), check=False)
     assert campaigns.drain_counts() == {}
     assert project.export()["deployment"].get("resources") is None
     assert blocked.returncode != 0

@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.cli import Project, summary
+from harness.cli import Project, policy_pack, summary
 from harness.programs import ROOT
 from harness.sandbox import Sandbox
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
@@ -132,15 +132,6 @@ def stack_sandbox(tmp_path: Path, stack: str) -> Iterator[Sandbox]:
             proc.stdout.close()
 
 
-def _policy_pack(tmp_path: Path) -> Path:
-    """The example pack, its virtualenv the clone's by absolute path (the copy is elsewhere)."""
-    pack = tmp_path / "policy-pack"
-    shutil.copytree(ROOT / "examples" / "policy-pack", pack)
-    config = yaml.safe_load((pack / "PulumiPolicy.yaml").read_text())
-    config["runtime"]["options"]["virtualenv"] = str(ROOT / ".venv")
-    (pack / "PulumiPolicy.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return pack
-
 
 def _promotion_project(tmp_path: Path, stack: str, sandbox: Sandbox) -> Project:
     """The promotion program and this stack's own file, copied, with the key and URL set."""
@@ -184,7 +175,7 @@ def test_a_stack_through_the_workflow(tmp_path: Path, stack: str, stack_sandbox:
     assert declared == DECLARED[stack]  # the stack file says what the README's table says
     running = {cid for cid, status in declared.values() if status == "running"}
     paused = {cid for cid, status in declared.values() if status == "paused"}
-    pack = _policy_pack(tmp_path)
+    pack = policy_pack(tmp_path)
     project = _promotion_project(tmp_path, stack, sandbox)
     # Seeded as sandbox_seed.py promises: declared-running as drafts, declared-paused as running.
     assert {cid: sandbox.status(cid) for cid, _ in declared.values()} == {
