@@ -20,6 +20,8 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: lint
+	@# Our language hosts' shared code has Go tests of its own (run wherever Go is installed).
+	@if command -v go >/dev/null; then cd engine/cli && go test ./internal/...; fi
 	$(VENV)/bin/pytest -q
 
 # The protocol, day-2 and contract suites on the lowest pulumi SDK pyproject.toml declares.

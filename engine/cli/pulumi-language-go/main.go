@@ -10,123 +10,33 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
-	"strings"
-	"sync/atomic"
-	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/constant"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/logging"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/leadterra/pulumi-leadterra/engine/cli/internal/langhost"
 )
 
 func main() {
-	tracing := flag.String("tracing", "", "Emit tracing to a Zipkin-compatible endpoint")
-	showVersion := flag.Bool("version", false, "Print the plugin version and exit")
-	// The engine passes --logtostderr, -v=N and --logflow to plugins. glog (linked in through a
-	// dependency) defines some of these already; define whichever are missing so parsing succeeds.
-	for _, name := range []string{"logtostderr", "logflow"} {
-		if flag.Lookup(name) == nil {
-			flag.Bool(name, false, "logging option passed by the engine")
-		}
-	}
-	if flag.Lookup("v") == nil {
-		flag.Int("v", 0, "log verbosity passed by the engine")
-	}
-	// Engines built on older Pulumi packages start language hosts with each runtime option as a
-	// flag (-binary=...). The same options arrive in every request's ProgramInfo, so drop them.
-	if err := flag.CommandLine.Parse(knownFlags(os.Args[1:])); err != nil {
-		cmdutil.Exit(err)
-	}
-	if *showVersion {
-		fmt.Println(hostVersion())
-		return
-	}
-	// InitLogging reads -v and --logtostderr back from the flag set.
-	logging.InitLogging(false, 0, flag.Lookup("logflow").Value.String() == "true")
-	cmdutil.InitTracing("pulumi-language-go", "pulumi-language-go", *tracing)
-
-	// Stop serving on Ctrl-C, or once the engine is gone (the healthcheck then calls stop).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	stopServing := make(chan bool)
-	go func() { <-ctx.Done(); close(stopServing) }()
-
-	h := &host{stop: stop}
-	h.cancelCtx, h.cancelAll = context.WithCancel(context.Background())
-	if args := flag.Args(); len(args) > 0 {
-		h.engine.Store(args[0])
-		if err := rpcutil.Healthcheck(ctx, args[0], 5*time.Minute, stop); err != nil {
-			cmdutil.Exit(fmt.Errorf("could not start health check against the engine: %w", err))
-		}
-	}
-	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Cancel:  stopServing,
-		Init:    func(srv *grpc.Server) error { pulumirpc.RegisterLanguageRuntimeServer(srv, h); return nil },
-		Options: rpcutil.TracingServerInterceptorOptions(nil),
+	langhost.Main("pulumi-language-go", func(base *langhost.Base) (pulumirpc.LanguageRuntimeServer, error) {
+		return &host{Base: base}, nil
 	})
-	if err != nil {
-		cmdutil.Exit(fmt.Errorf("could not start language host RPC server: %w", err))
-	}
-	fmt.Printf("%d\n", handle.Port) // the engine reads our port from stdout
-	if err := <-handle.Done; err != nil {
-		cmdutil.Exit(fmt.Errorf("language host RPC server stopped: %w", err))
-	}
 }
 
-// knownFlags keeps the flags this host defines and the positional arguments, dropping any
-// other -name=value flag.
-func knownFlags(args []string) []string {
-	kept := make([]string, 0, len(args))
-	for _, arg := range args {
-		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-		if strings.HasPrefix(arg, "-") && hasValue && flag.Lookup(name) == nil {
-			continue
-		}
-		kept = append(kept, arg)
-	}
-	return kept
-}
-
-// hostVersion is the version linked in with -X, else the version of the sdk/v3 module we built with.
-func hostVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && version.Version == "" {
-		for _, dep := range bi.Deps {
-			if dep.Path == "github.com/pulumi/pulumi/sdk/v3" {
-				return dep.Version
-			}
-		}
-	}
-	return version.Version
-}
-
+// host serves a Go program; Base answers the RPCs every host answers alike.
 type host struct {
-	pulumirpc.UnimplementedLanguageRuntimeServer
-
-	stop   context.CancelFunc // stops serving
-	engine atomic.Value       // the engine's address, a string
-
-	// Cancelled by the Cancel RPC; every child process is bound to it.
-	cancelCtx context.Context
-	cancelAll context.CancelFunc
+	*langhost.Base
 }
-
-func (h *host) engineAddr() string { addr, _ := h.engine.Load().(string); return addr }
 
 // goOptions are the runtime options of Pulumi.yaml this host reads: `binary` names a program
 // built beforehand, `buildTarget` where to keep the one we build (else a temporary file).
@@ -148,26 +58,6 @@ func parseOptions(info *pulumirpc.ProgramInfo) (goOptions, error) {
 		return opts, errors.New("binary and buildTarget cannot both be specified")
 	}
 	return opts, nil
-}
-
-func (h *host) Handshake(_ context.Context, req *pulumirpc.LanguageHandshakeRequest,
-) (*pulumirpc.LanguageHandshakeResponse, error) {
-	h.engine.Store(req.GetEngineAddress())
-	if err := rpcutil.Healthcheck(context.Background(), req.GetEngineAddress(), 5*time.Minute, h.stop); err != nil {
-		return nil, fmt.Errorf("could not start health check against the engine: %w", err)
-	}
-	return &pulumirpc.LanguageHandshakeResponse{}, nil
-}
-
-func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: hostVersion()}, nil
-}
-
-// GetRequiredPackages names no packages: the engine then loads each provider when the program
-// first uses it, which is all a program needs.
-func (h *host) GetRequiredPackages(context.Context, *pulumirpc.GetRequiredPackagesRequest,
-) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	return &pulumirpc.GetRequiredPackagesResponse{}, nil
 }
 
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
@@ -199,53 +89,33 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 
 	// The Go SDK reads everything about the run from these variables (pulumi.RunWithContext).
-	config, secretKeys := []byte("{}"), []byte("[]")
-	if req.GetConfig() != nil {
-		config, _ = json.Marshal(req.GetConfig()) // a map of strings always marshals
-	}
-	if len(req.GetConfigSecretKeys()) > 0 {
-		secretKeys, _ = json.Marshal(req.GetConfigSecretKeys())
-	}
+	config, secretKeys := langhost.ConfigEnv(req)
 	env := os.Environ()
 	for _, kv := range [][2]string{
 		{pulumi.EnvOrganization, req.GetOrganization()},
 		{pulumi.EnvProject, req.GetProject()},
 		{pulumi.EnvPulumiRootDirectory, req.GetInfo().GetRootDirectory()},
 		{pulumi.EnvStack, req.GetStack()},
-		{pulumi.EnvConfig, string(config)},
-		{pulumi.EnvConfigSecretKeys, string(secretKeys)},
+		{pulumi.EnvConfig, config},
+		{pulumi.EnvConfigSecretKeys, secretKeys},
 		{pulumi.EnvDryRun, strconv.FormatBool(req.GetDryRun())},
 		{pulumi.EnvParallel, strconv.Itoa(int(req.GetParallel()))},
 		{pulumi.EnvMonitor, req.GetMonitorAddress()},
-		{pulumi.EnvEngine, h.engineAddr()},
+		{pulumi.EnvEngine, h.EngineAddr()},
 	} {
 		if kv[1] != "" {
 			env = append(env, kv[0]+"="+kv[1])
 		}
 	}
 
-	cmd, done := h.command(ctx, program, req.GetArgs()...)
+	cmd, done := h.Command(ctx, program, req.GetArgs()...)
 	defer done()
 	cmd.Dir, cmd.Env = req.GetPwd(), env
 	// The engine collects our own stdout and stderr, so the program writes straight to them.
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	logging.V(5).Infof("launching Go program: %v", cmd.Args)
 
-	err = cmd.Run()
-	resp := &pulumirpc.RunResponse{}
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-	case !errors.As(err, &exitErr):
-		resp.Error = "problem executing program (could not start it): " + err.Error()
-	case exitErr.ExitCode() == constant.ExitStatusLoggedError: // the SDK already told the user
-		resp.Bail = true
-	case exitErr.ExitCode() > 0:
-		resp.Error = fmt.Sprintf("program exited with non-zero exit code: %d", exitErr.ExitCode())
-	default: // killed by a signal
-		resp.Error = "program exited unexpectedly: " + exitErr.Error()
-	}
-	return resp, nil
+	return langhost.RunResult(cmd.Run(), "could not start it"), nil
 }
 
 // build compiles the program in dir to out (a new temporary file when out is empty) and
@@ -271,7 +141,7 @@ func (h *host) build(ctx context.Context, dir, out string) (string, error) {
 	// A first build may download modules for minutes; say so, the engine shows it as progress.
 	h.log(ctx, "Compiling the program ...")
 	// -buildvcs=false: the program's folder need not be a clean (or any) VCS checkout.
-	cmd, done := h.command(ctx, gobin, "build", "-buildvcs=false", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
+	cmd, done := h.Command(ctx, gobin, "build", "-buildvcs=false", "-trimpath", "-ldflags", "-s -w", "-o", out, ".")
 	defer done()
 	cmd.Dir, cmd.Env = dir, os.Environ()
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -288,7 +158,7 @@ func (h *host) build(ctx context.Context, dir, out string) (string, error) {
 
 // log sends an ephemeral info message to the engine; losing one only loses a progress line.
 func (h *host) log(ctx context.Context, msg string) {
-	conn, err := grpc.NewClient(h.engineAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient(h.EngineAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		rpcutil.GrpcChannelOptions())
 	if err != nil {
 		return
@@ -317,7 +187,7 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 	}
 	defer closer.Close()
 	fmt.Fprintf(stdout, "Installing dependencies...\n\n")
-	cmd, done := h.command(server.Context(), gobin, "mod", "tidy")
+	cmd, done := h.Command(server.Context(), gobin, "mod", "tidy")
 	defer done()
 	cmd.Dir, cmd.Env = req.GetInfo().GetProgramDirectory(), os.Environ()
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -326,27 +196,6 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 	}
 	fmt.Fprintf(stdout, "Finished installing dependencies\n\n")
 	return closer.Close()
-}
-
-func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
-	h.cancelAll()
-	return &emptypb.Empty{}, nil
-}
-
-// command prepares a child process that ends with the request or on Cancel, by SIGINT first so
-// the program can tell the engine it is stopping, and a kill 5s later.
-func (h *host) command(reqCtx context.Context, name string, args ...string) (*exec.Cmd, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(h.cancelCtx)
-	stopAfter := context.AfterFunc(reqCtx, cancel)
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Cancel = func() error {
-		if err := cmd.Process.Signal(os.Interrupt); err != nil {
-			return cmd.Process.Kill()
-		}
-		return nil
-	}
-	cmd.WaitDelay = 5 * time.Second
-	return cmd, func() { stopAfter(); cancel() }
 }
 
 func fileExists(path string) bool {

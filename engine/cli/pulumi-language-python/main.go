@@ -11,17 +11,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	hclsyntax "github.com/pulumi/pulumi/pkg/v3/codegen/hcl2/syntax"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/pcl"
@@ -30,125 +25,37 @@ import (
 	sdk "github.com/pulumi/pulumi/sdk/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/logging"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/pulumi/pulumi/sdk/v3/python/toolchain"
-	"google.golang.org/grpc"
-	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/leadterra/pulumi-leadterra/engine/cli/internal/langhost"
 )
 
-const (
-	execName = "pulumi-language-python-exec"
-	// The exec shim exits with this code once it has shown the user a good error itself.
-	exitCodeAlreadyReported = 32
-)
+const execName = "pulumi-language-python-exec"
 
 func main() {
-	tracing := flag.String("tracing", "", "Emit tracing to a Zipkin-compatible endpoint")
-	showVersion := flag.Bool("version", false, "Print the plugin version and exit")
-	// The engine passes --logtostderr, -v=N and --logflow to plugins. glog (linked in through a
-	// dependency) defines some of these already; define whichever are missing so parsing succeeds.
-	for _, name := range []string{"logtostderr", "logflow"} {
-		if flag.Lookup(name) == nil {
-			flag.Bool(name, false, "logging option passed by the engine")
+	langhost.Main("pulumi-language-python", func(base *langhost.Base) (pulumirpc.LanguageRuntimeServer, error) {
+		// Programs run through the exec shim, which the engine's release ships beside this host.
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("could not determine current executable: %w", err)
 		}
-	}
-	if flag.Lookup("v") == nil {
-		flag.Int("v", 0, "log verbosity passed by the engine")
-	}
-	// Engines built on older Pulumi packages (the YAML host's, loading a Python plugin's schema)
-	// start language hosts with each runtime option as a flag (-virtualenv=..., -root=...).
-	// The same options arrive in every request's ProgramInfo, so those flags are dropped here.
-	if err := flag.CommandLine.Parse(knownFlags(os.Args[1:])); err != nil {
-		cmdutil.Exit(err)
-	}
-	if *showVersion {
-		fmt.Println(hostVersion())
-		return
-	}
-	// InitLogging reads -v and --logtostderr back from the flag set.
-	logging.InitLogging(false, 0, flag.Lookup("logflow").Value.String() == "true")
-	cmdutil.InitTracing("pulumi-language-python", "pulumi-language-python", *tracing)
-
-	self, err := os.Executable()
-	if err != nil {
-		cmdutil.Exit(fmt.Errorf("could not determine current executable: %w", err))
-	}
-	executor := filepath.Join(filepath.Dir(self), execName)
-	if _, err := os.Stat(executor); err != nil {
-		cmdutil.Exit(fmt.Errorf("missing executor %s, which must be installed next to %s: %w", executor, self, err))
-	}
-
-	// Stop serving on Ctrl-C, or once the engine is gone (the healthcheck then calls stop).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	stopServing := make(chan bool)
-	go func() { <-ctx.Done(); close(stopServing) }()
-
-	h := &host{executor: executor, tracing: *tracing, stop: stop}
-	h.cancelCtx, h.cancelAll = context.WithCancel(context.Background())
-	if args := flag.Args(); len(args) > 0 {
-		h.engine.Store(args[0])
-		if err := rpcutil.Healthcheck(ctx, args[0], 5*time.Minute, stop); err != nil {
-			cmdutil.Exit(fmt.Errorf("could not start health check against the engine: %w", err))
+		executor := filepath.Join(filepath.Dir(self), execName)
+		if _, err := os.Stat(executor); err != nil {
+			return nil, fmt.Errorf("missing executor %s, which must be installed next to %s: %w", executor, self, err)
 		}
-	}
-	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Cancel:  stopServing,
-		Init:    func(srv *grpc.Server) error { pulumirpc.RegisterLanguageRuntimeServer(srv, h); return nil },
-		Options: rpcutil.TracingServerInterceptorOptions(nil),
+		return &host{Base: base, executor: executor}, nil
 	})
-	if err != nil {
-		cmdutil.Exit(fmt.Errorf("could not start language host RPC server: %w", err))
-	}
-	fmt.Printf("%d\n", handle.Port) // the engine reads our port from stdout
-	if err := <-handle.Done; err != nil {
-		cmdutil.Exit(fmt.Errorf("language host RPC server stopped: %w", err))
-	}
 }
 
-// knownFlags keeps the flags this host defines and the positional arguments, dropping any
-// other -name=value flag.
-func knownFlags(args []string) []string {
-	kept := make([]string, 0, len(args))
-	for _, arg := range args {
-		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
-		if strings.HasPrefix(arg, "-") && hasValue && flag.Lookup(name) == nil {
-			continue
-		}
-		kept = append(kept, arg)
-	}
-	return kept
-}
-
-// hostVersion is the version linked in with -X, else the version of the sdk/v3 module we built with.
-func hostVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && version.Version == "" {
-		for _, dep := range bi.Deps {
-			if dep.Path == "github.com/pulumi/pulumi/sdk/v3" {
-				return dep.Version
-			}
-		}
-	}
-	return version.Version
-}
-
+// host serves a Python program or plugin; Base answers the RPCs every host answers alike.
 type host struct {
-	pulumirpc.UnimplementedLanguageRuntimeServer
+	*langhost.Base
 
 	executor string
-	tracing  string
-	stop     context.CancelFunc // stops serving
-	engine   atomic.Value       // the engine's address, a string
-
-	// Cancelled by the Cancel RPC; every child process is bound to it.
-	cancelCtx context.Context
-	cancelAll context.CancelFunc
 }
-
-func (h *host) engineAddr() string { addr, _ := h.engine.Load().(string); return addr }
 
 // resolve reads the runtime options (virtualenv, toolchain) and picks the Python toolchain.
 func resolve(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.PythonOptions, toolchain.Toolchain, error) {
@@ -184,19 +91,6 @@ func resolve(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.PythonOption
 	return opts, t, err
 }
 
-func (h *host) Handshake(_ context.Context, req *pulumirpc.LanguageHandshakeRequest,
-) (*pulumirpc.LanguageHandshakeResponse, error) {
-	h.engine.Store(req.GetEngineAddress())
-	if err := rpcutil.Healthcheck(context.Background(), req.GetEngineAddress(), 5*time.Minute, h.stop); err != nil {
-		return nil, fmt.Errorf("could not start health check against the engine: %w", err)
-	}
-	return &pulumirpc.LanguageHandshakeResponse{}, nil
-}
-
-func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: hostVersion()}, nil
-}
-
 // GetRequiredPackages only makes sure the virtualenv exists; the engine then loads plugins on demand.
 func (h *host) GetRequiredPackages(ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
@@ -226,14 +120,14 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	args := []string{h.executor}
 	for _, kv := range [][2]string{
 		{"monitor", req.GetMonitorAddress()},
-		{"engine", h.engineAddr()},
+		{"engine", h.EngineAddr()},
 		{"project", req.GetProject()},
 		{"root_directory", req.GetInfo().GetRootDirectory()},
 		{"stack", req.GetStack()},
 		{"pwd", req.GetPwd()},
 		{"dry_run", strconv.FormatBool(req.GetDryRun())},
 		{"parallel", strconv.Itoa(int(req.GetParallel()))},
-		{"tracing", h.tracing},
+		{"tracing", h.Tracing()},
 		{"organization", req.GetOrganization()},
 	} {
 		if kv[1] != "" {
@@ -242,40 +136,21 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 	args = append(append(args, req.GetInfo().GetEntryPoint()), req.GetArgs()...)
 
-	config, secretKeys := []byte("{}"), []byte("[]")
-	if req.GetConfig() != nil {
-		config, _ = json.Marshal(req.GetConfig()) // a map of strings always marshals
-	}
-	if len(req.GetConfigSecretKeys()) > 0 {
-		secretKeys, _ = json.Marshal(req.GetConfigSecretKeys())
-	}
+	config, secretKeys := langhost.ConfigEnv(req)
 
 	cmd, done, err := h.command(ctx, tc, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	cmd.Env = append(cmd.Env, "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys))
+	cmd.Env = append(cmd.Env, "PULUMI_CONFIG="+config, "PULUMI_CONFIG_SECRET_KEYS="+secretKeys)
 	// The engine collects our own stdout and stderr, so the program writes straight to them.
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	logging.V(5).Infof("launching Python program: %v", cmd.Args)
 
 	err = cmd.Run()
 	_, _ = os.Stdout.Sync(), os.Stderr.Sync() // a crashing Python may leave output unflushed
-	resp := &pulumirpc.RunResponse{}
-	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-	case !errors.As(err, &exitErr):
-		resp.Error = "problem executing program (could not run language executor): " + err.Error()
-	case exitErr.ExitCode() == exitCodeAlreadyReported:
-		resp.Bail = true
-	case exitErr.ExitCode() > 0:
-		resp.Error = fmt.Sprintf("program exited with non-zero exit code: %d", exitErr.ExitCode())
-	default: // killed by a signal
-		resp.Error = "program exited unexpectedly: " + exitErr.Error()
-	}
-	return resp, nil
+	return langhost.RunResult(err, "could not run language executor"), nil
 }
 
 func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
@@ -459,31 +334,17 @@ func (h *host) GetProgramDependencies(ctx context.Context, req *pulumirpc.GetPro
 	return resp, nil
 }
 
-func (h *host) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
-	h.cancelAll()
-	return &emptypb.Empty{}, nil
-}
-
 // command prepares python under the toolchain, with the toolchain's (virtualenv-activated)
-// environment or else ours. It ends with the request or on Cancel, by SIGINT first so Python can
-// shut down cleanly, and a kill 5s later.
+// environment or else ours, bound to the request and to Cancel (SIGINT first, so Python can shut
+// down cleanly).
 func (h *host) command(reqCtx context.Context, tc toolchain.Toolchain, args ...string,
 ) (*exec.Cmd, context.CancelFunc, error) {
-	ctx, cancel := context.WithCancel(h.cancelCtx)
-	stopAfter := context.AfterFunc(reqCtx, cancel)
-	done := func() { stopAfter(); cancel() }
-	cmd, err := tc.Command(ctx, args...)
+	cmd, done, err := h.CommandWith(reqCtx, func(ctx context.Context) (*exec.Cmd, error) {
+		return tc.Command(ctx, args...)
+	})
 	if err != nil {
-		done()
 		return nil, nil, err
 	}
-	cmd.Cancel = func() error {
-		if err := cmd.Process.Signal(os.Interrupt); err != nil {
-			return cmd.Process.Kill()
-		}
-		return nil
-	}
-	cmd.WaitDelay = 5 * time.Second
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
