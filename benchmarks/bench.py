@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cli_bench  # noqa: E402
+import rss_bench  # noqa: E402
 from pulumi.dynamic import CreateResult, ResourceProvider  # noqa: E402
 from pulumi.dynamic.dynamic import serialize_provider  # noqa: E402
 from pulumi.runtime.proto import provider_pb2  # noqa: E402
@@ -297,6 +298,7 @@ def protocol_section(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "cold_start": cold,
         "native_cold_start": native_cold,
         "provider_size": provider_size(),
+        "native_rss": rss_bench.plugin_rss_after(args.rss_seconds, 16),
     }
 
 
@@ -310,6 +312,7 @@ def main() -> int:
     parser.add_argument("--throughput-campaigns", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--rss-seconds", type=float, default=60, help="the plugin-RSS row's duration")
     parser.add_argument(
         "--cli-runs",
         type=int,
@@ -408,6 +411,12 @@ def render_protocol(
     lines.append(
         f"| serialized provider, bytes | {p['ours_bytes']} | < 1024; naive by-value {p['naive_bytes']} | "
         f"{p['naive_bytes'] / p['ours_bytes']:.0f}x smaller |"
+    )
+    m = r["native_rss"]
+    lines.append(
+        f"| native plugin RSS after {m['seconds']:g} s at {m['in_flight']} in flight, default budget, MB "
+        f"({m['creates']} creates) | {m['rss_end_kib'] / 1024:.1f} (start {m['rss_start_kib'] / 1024:.1f}) | "
+        f"flat | +{m['rss_growth_kib'] / 1024:.1f} MB |"
     )
     return lines
 

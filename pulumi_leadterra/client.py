@@ -9,7 +9,9 @@ is decided in one other place, :mod:`.transport`; whether to try again, and when
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
+import math
 import random
 import re
 import time
@@ -18,7 +20,6 @@ from datetime import UTC
 from typing import Any, Optional
 from urllib.parse import quote
 
-from urllib3 import BaseHTTPResponse
 from urllib3.exceptions import HTTPError
 
 from ._version import __version__
@@ -34,10 +35,11 @@ from .errors import (
     NoLeadsEnrolledError,
     NoSequenceStepsError,
     RateLimitError,
+    Secrets,
     ServerError,
 )
-from .settings import RetryPolicy, base_url_problem, key_problem
-from .transport import Cancellation, Deadline, Transport
+from .settings import RetryPolicy, base_url_problem, campaign_id_problem, key_problem
+from .transport import MAX_REPLY_BYTES, Cancellation, Deadline, Reply, Transport
 
 __all__ = ["LeadterraClient", "USER_AGENT"]
 
@@ -80,12 +82,70 @@ def _retry_after_seconds(value: Optional[str], now: float) -> Optional[float]:
     return max(0.0, when.timestamp() - now)
 
 
-def _parse_error_body(response: BaseHTTPResponse) -> tuple[Optional[str], Optional[str]]:
-    """(code, message) from either documented error shape, or (None, None) for other bodies."""
+#: How deep a reply's JSON may nest. A campaign's answer is two levels deep; a body nested a
+#: thousand levels (which ``json`` refuses with RecursionError) is not an answer.
+_MAX_DEPTH = 32
+_LARGEST_INT = 2**53  # what a JSON number (an IEEE double) holds exactly
+_NOT_JSON = object()
+_ENCODED = (
+    "Leadterra answered with a {0}-encoded body, which the provider asked not to get (it asks for "
+    "identity) and does not decode"
+)
+_OVERSIZED = (
+    f"Leadterra answered with a body over {MAX_REPLY_BYTES >> 20} MiB (a campaign's answer is a few "
+    "hundred bytes), which the provider does not read"
+)
+
+
+def _int(text: str) -> Optional[int]:
+    # A number no double can hold (stats.sent with 400 digits) is no count: null, not a crash
+    # (float() of it raises OverflowError) nor a 4300-digit int() error.
+    if len(text) > 20:
+        return None
+    value = int(text)
+    return value if -_LARGEST_INT <= value <= _LARGEST_INT else None
+
+
+def _float(text: str) -> Optional[float]:
+    value = float(text)  # "1e400" is inf, not an error
+    return value if math.isfinite(value) else None
+
+
+def _clean(value: Any, secrets: Secrets, depth: int = 0) -> Any:
+    """``value`` with every string scrubbed of the keys; raises ValueError past `_MAX_DEPTH`."""
+    if depth > _MAX_DEPTH:
+        raise ValueError("nests too deep")
+    if isinstance(value, str):
+        return secrets.scrub(value)
+    if isinstance(value, dict):
+        return {secrets.scrub(k): _clean(v, secrets, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(item, secrets, depth + 1) for item in value]
+    return value
+
+
+def _decode(reply: Reply, secrets: Secrets) -> Any:
+    """The reply's JSON, numbers a double cannot hold as null, every string scrubbed of the
+    keys; `_NOT_JSON` for a body that is not (compressed, oversized, malformed, too deep)."""
+    if reply.oversized or reply.encoding or not reply.body:
+        return _NOT_JSON
     try:
-        body = response.json()
-    except ValueError:
-        return None, None
+        parsed = json.loads(
+            reply.body, parse_int=_int, parse_float=_float, parse_constant=lambda _name: None
+        )
+        return _clean(parsed, secrets)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def _request_id(reply: Reply, secrets: Secrets) -> Optional[str]:
+    value = reply.headers.get("X-Request-Id")
+    return secrets.scrub(value)[:200] if value else None
+
+
+def _parse_error_body(reply: Reply, secrets: Secrets) -> tuple[Optional[str], Optional[str]]:
+    """(code, message) from either documented error shape, or (None, None) for other bodies."""
+    body = _decode(reply, secrets)
     if not isinstance(body, dict):
         return None, None
     inner = body.get("error")
@@ -93,8 +153,8 @@ def _parse_error_body(response: BaseHTTPResponse) -> tuple[Optional[str], Option
     code = source.get("code")
     message = source.get("message")
     return (
-        code if isinstance(code, str) and code else None,
-        message if isinstance(message, str) and message else None,
+        code[:200] if isinstance(code, str) and code else None,
+        message[:2000] if isinstance(message, str) and message else None,
     )
 
 
@@ -115,9 +175,9 @@ def _error_class(status: int, code: Optional[str]) -> type[LeadterraError]:
     return _BY_CODE.get(code or "", InvalidRequestError)
 
 
-def _error_for(response: BaseHTTPResponse, campaign_id: Optional[str]) -> LeadterraError:
-    code, message = _parse_error_body(response)
-    status = response.status
+def _error_for(reply: Reply, campaign_id: Optional[str], secrets: Secrets) -> LeadterraError:
+    code, message = _parse_error_body(reply, secrets)
+    status = reply.status
     cls = _error_class(status, code)
     if not message:
         message = _DEFAULT_MESSAGES.get(cls) or f"Leadterra answered HTTP {status}"
@@ -126,27 +186,30 @@ def _error_for(response: BaseHTTPResponse, campaign_id: Optional[str]) -> Leadte
         campaign_id=campaign_id,
         http_status=status,
         code=code,
-        request_id=response.headers.get("X-Request-Id"),
+        request_id=_request_id(reply, secrets),
     )
 
 
-def _should_retry(response: Optional[BaseHTTPResponse]) -> bool:
+def _should_retry(response: Optional[Reply]) -> bool:
     """Retry what may succeed next time: no answer at all, a 429, or a 5xx. Start and pause are
     idempotent by contract, so repeating them is safe; any other 4xx will not change."""
     return response is None or response.status == 429 or response.status >= 500
 
 
-def _json_object(response: BaseHTTPResponse, campaign_id: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+def _json_object(reply: Reply, campaign_id: str, secrets: Secrets) -> dict[str, Any]:
+    body = _decode(reply, secrets)
     if not isinstance(body, dict):
+        if reply.oversized:
+            what = _OVERSIZED
+        elif reply.encoding:
+            what = _ENCODED.format(reply.encoding[:20])
+        else:
+            what = "Leadterra answered 2xx with a body that is not a JSON object (or nests too deep)"
         raise InvalidRequestError(
-            "Leadterra answered 2xx with a body that is not a JSON object",
+            what,
             campaign_id=campaign_id,
-            http_status=response.status,
-            request_id=response.headers.get("X-Request-Id"),
+            http_status=reply.status,
+            request_id=_request_id(reply, secrets),
         )
     return body
 
@@ -155,7 +218,9 @@ class LeadterraClient:
     """A small, thread-safe client for the endpoints this provider uses.
 
     Construct one per (base URL, key, policy). It holds a credential, so it refuses to be
-    pickled, and its repr shows only the base URL.
+    pickled, and its repr shows only the base URL. Everything it returns or raises that came
+    from a reply is scrubbed of its key and of every other key in ``secrets`` (shared by the
+    clients of one process).
     """
 
     def __init__(
@@ -166,6 +231,7 @@ class LeadterraClient:
         *,
         sleep: Optional[Callable[[float], None]] = None,
         cancellation: Optional[Cancellation] = None,
+        secrets: Optional[Secrets] = None,
     ) -> None:
         problem = base_url_problem(base_url)
         if problem:
@@ -183,6 +249,8 @@ class LeadterraClient:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._cancellation = cancellation or Cancellation()
+        self._secrets = secrets or Secrets()
+        self._secrets.add(api_key)
         self._transport = Transport()
 
     def __repr__(self) -> str:
@@ -213,7 +281,7 @@ class LeadterraClient:
         ceiling = min(self._retry.max_delay, self._retry.base_delay * (2 ** (attempt - 1)))
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
-    def _retry_delay(self, attempt: int, response: Optional[BaseHTTPResponse]) -> float:
+    def _retry_delay(self, attempt: int, response: Optional[Reply]) -> float:
         """How long to wait before the next attempt: the server's Retry-After, else back-off."""
         if response is not None:
             wait = _retry_after_seconds(response.headers.get("Retry-After"), time.time())
@@ -228,8 +296,15 @@ class LeadterraClient:
         it returns ``retryBudget`` seconds after it began, plus the moment a socket takes to
         close.
         """
-        # campaign_id is validated by the provider's check; quoting is a second fence so that
-        # no id can ever reach another path.
+        # campaign_id is validated by the provider's check; this is the second fence, for ids
+        # that never went through check (refresh and destroy take them from state): "." or
+        # ".." would be a dot segment that urllib3 resolves (POST /v1/start), so nothing but
+        # the check's own alphabet reaches the path, quoted all the same.
+        problem = campaign_id_problem(campaign_id)
+        if problem:
+            raise ConfigurationError(
+                f"refusing to send {method} {action} for this campaign id: {problem} (nothing was sent)"
+            )
         url = f"{self._base_url}/v1/campaigns/{quote(campaign_id, safe='')}/{action}"
         policy, cancellation = self._retry, self._cancellation
         if cancellation.is_set:
@@ -240,6 +315,7 @@ class LeadterraClient:
             return self._attempts(method, url, action, campaign_id, deadline)
         finally:
             cancellation.untrack(deadline)
+            deadline.close()
 
     def _attempts(
         self, method: str, url: str, action: str, campaign_id: str, deadline: Deadline
@@ -248,7 +324,7 @@ class LeadterraClient:
         attempt = 0
         while True:
             attempt += 1
-            response: Optional[BaseHTTPResponse] = None
+            response: Optional[Reply] = None
             try:
                 response = self._transport.send(
                     method, url, self._headers, deadline, policy.connect_timeout, policy.read_timeout
@@ -272,8 +348,8 @@ class LeadterraClient:
                     "%s %s %s: HTTP %s (attempt %d)", method, action, campaign_id, response.status, attempt
                 )
                 if 200 <= response.status < 300:
-                    return _json_object(response, campaign_id)
-                error = _error_for(response, campaign_id)
+                    return _json_object(response, campaign_id, self._secrets)
+                error = _error_for(response, campaign_id, self._secrets)
             if not _should_retry(response):
                 raise error from None
             wait = self._retry_delay(attempt, response)

@@ -5,15 +5,21 @@ message, request id) plus what we know (campaign id, attempts made), and one sub
 meaning, so callers can ``except CampaignNotFoundError`` instead of parsing strings.
 
 The message of every error is what ``pulumi up`` prints, so it names the campaign, the API code,
-and what to do next. No error ever holds the API key: it is never passed in, so no ``str`` or
-``repr`` can show it.
+and what to do next. No error ever holds the API key: it is never passed in, and whatever an
+error takes from a reply (message, code, request id) is first scrubbed of every key the process
+holds (`Secrets`), since a gateway may echo the ``Authorization`` header back; so no ``str``,
+``repr`` or pickle can show it.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Optional
+from urllib.parse import quote
 
 __all__ = [
+    "REDACTED",
+    "Secrets",
     "LeadterraError",
     "ConfigurationError",
     "AuthenticationError",
@@ -28,6 +34,48 @@ __all__ = [
     "ServerError",
     "APIConnectionError",
 ]
+
+
+#: What stands where a reply repeated a key.
+REDACTED = "[redacted]"
+
+
+class Secrets:
+    """The API keys one process may send, so that no text taken from a reply can repeat one.
+
+    Shared by every client of a provider process: a reply to a call made with one key is
+    scrubbed of the others too (the lifecycle may try a second key after a 401, and an error
+    from either lands in the same log). Thread-safe; holds the keys, so it never prints them.
+    """
+
+    def __init__(self, *keys: Optional[str]) -> None:
+        self._lock = threading.Lock()
+        self._forms: tuple[str, ...] = ()
+        self.add(*keys)
+
+    def add(self, *keys: Optional[str]) -> None:
+        """Also scrub ``keys`` (None and empty strings are ignored)."""
+        with self._lock:
+            forms = set(self._forms)
+            for key in keys:
+                if isinstance(key, str) and key:
+                    # As sent, and percent-encoded (a gateway echoing it in a URL or a query).
+                    forms.update((key, quote(key, safe=""), f"Bearer {key}"))
+            # Longest first, so that "Bearer <key>" goes whole before "<key>" alone.
+            self._forms = tuple(sorted(forms, key=len, reverse=True))
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every form of every key replaced by `REDACTED`."""
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
+
+    def __repr__(self) -> str:
+        return f"Secrets(<{len(self._forms)} forms>)"
+
+    def __getstate__(self) -> None:
+        raise TypeError("Secrets holds credentials and must not be pickled")
 
 
 class LeadterraError(Exception):

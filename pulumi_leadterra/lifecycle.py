@@ -23,7 +23,7 @@ brake) holds every resource paused whatever it declares.
 from __future__ import annotations
 
 import dataclasses
-import re
+import math
 import threading
 from collections.abc import Callable
 from typing import Any, Optional, TypeVar
@@ -34,9 +34,17 @@ from .errors import (
     ConfigurationError,
     LeadterraError,
     NoLeadsEnrolledError,
+    Secrets,
     UnexpectedStatusError,
 )
-from .settings import MISSING_KEY_MESSAGE, RetryPolicy, Settings, base_url_problem, key_problem
+from .settings import (
+    MISSING_KEY_MESSAGE,
+    RetryPolicy,
+    Settings,
+    base_url_problem,
+    campaign_id_problem,
+    key_problem,
+)
 from .transport import Cancellation
 
 __all__ = [
@@ -71,7 +79,6 @@ _NOT_SENDING = ("paused", "draft")
 _KEY_SOURCES = ("input", "config", "environment")
 # What the API told us about a campaign, kept as it is by an update that sends nothing.
 _OBSERVED = ("status", "started_at", "paused_at", "healed_at", "drift", "stats", "sent_baseline")
-_CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _BOOLEANS = ("reconcile", "pause_on_delete")
 # Inputs changed in place; of these, only a new base URL sends a call (to the new endpoint).
 _UPDATABLE = ("reconcile", "pause_on_delete", "base_url", "api_key", "api_key_source")
@@ -82,16 +89,6 @@ HELD_NOTHING = "none"
 ADD, DELETE, UPDATE, UPDATE_REPLACE = "add", "delete", "update", "update-replace"
 
 _T = TypeVar("_T")
-
-
-def campaign_id_problem(value: Any) -> Optional[str]:
-    """Why ``value`` is not a campaign id we will put in a URL path, or None when it is fine."""
-    if isinstance(value, str) and _CAMPAIGN_ID.fullmatch(value):
-        return None
-    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-    return (
-        f"campaign_id must be 1-128 characters, each a letter, digit, '_' or '-' (like camp_123); got {shown}"
-    )
 
 
 def _unknown(value: Any) -> bool:
@@ -132,8 +129,16 @@ def _satisfies(observed: Any, desired: Any) -> bool:
 
 
 def _count(value: Any) -> Optional[float]:
-    # State numbers come back as floats; a bool is not a count.
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite count, or None. State numbers come back as floats; a bool is not a count, nor
+    is a number no float holds (a reply's 400-digit ``sent``: ``float()`` of it overflows) or
+    nan/inf, which would make every comparison with a baseline meaningless."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _infer_from_stats(props: dict[str, Any], stats: dict[str, Any]) -> tuple[Any, Any, Optional[float]]:
@@ -170,6 +175,8 @@ class Lifecycle:
         self._clients: dict[tuple[str, str, RetryPolicy], LeadterraClient] = {}
         self._lock = threading.Lock()
         self._cancellation = Cancellation()
+        # Every key this process may send: what any reply says is scrubbed of all of them.
+        self._secrets = Secrets(settings.api_key)
 
     def cancel(self) -> None:
         """The engine's Cancel: every call in flight ends now, and every later one at once."""
@@ -180,7 +187,9 @@ class Lifecycle:
         with self._lock:
             client = self._clients.get((base_url, key, policy))
             if client is None:
-                client = LeadterraClient(base_url, key, policy, cancellation=self._cancellation)
+                client = LeadterraClient(
+                    base_url, key, policy, cancellation=self._cancellation, secrets=self._secrets
+                )
                 self._clients[(base_url, key, policy)] = client
             return client
 
@@ -473,6 +482,8 @@ class Lifecycle:
                 keys.append(key)
         if not keys:
             raise ConfigurationError(MISSING_KEY_MESSAGE)
+        # Before the first call: its reply is scrubbed of the key tried second as well.
+        self._secrets.add(*keys)
         url = settings.resolve_base_url(props.get("base_url"))
         for index, key in enumerate(keys):
             try:

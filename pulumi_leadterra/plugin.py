@@ -43,12 +43,15 @@ from .errors import LeadterraError
 from .lifecycle import ADD, DELETE, UNKNOWN, UPDATE, UPDATE_REPLACE, Lifecycle
 from .schema import PACKAGE, SCHEMA, to_camel, to_snake
 from .settings import Settings
+from .transport import MAX_CONCURRENCY
 
 __all__ = ["LeadterraProvider", "main"]
 
 _T = TypeVar("_T")
-#: Wide enough for the engine's parallelism (``pulumi up --parallel`` defaults to unbounded).
-_WORKERS = 64
+#: Wide enough for the engine's parallelism (``pulumi up --parallel`` defaults to 4 per CPU, and
+#: users raise it); the transport keeps as many connections per origin, so no call opens one
+#: only to drop it.
+_WORKERS = MAX_CONCURRENCY
 #: An unknown, as the engine reads it on the wire (the SDK cannot marshal its own Computed).
 _COMPUTED = PropertyValue(rpc.UNKNOWN)
 #: Outputs a preview cannot know before the call is made.

@@ -10,10 +10,14 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import urlsplit
+
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from .errors import ConfigurationError
 
@@ -24,6 +28,7 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "base_url_problem",
+    "campaign_id_problem",
     "is_loopback_url",
 ]
 
@@ -150,13 +155,65 @@ def _flag(
     return False, None
 
 
+#: What a URL may contain: printable ASCII, less the backslash. Anything else (a backslash, a
+#: space, a tab, a control or non-ASCII character) is read differently by different URL parsers,
+#: and the one that decides where the bytes go must be the one that was checked.
+_URL_CHARS = re.compile(r"[\x21-\x5b\x5d-\x7e]+")
+
+
+@dataclass(frozen=True)
+class _Url:
+    """A URL as the transport will use it (urllib3's parser, the one that picks the socket)."""
+
+    scheme: str
+    host: str  # lower case, IPv6 without brackets
+    port: Optional[int]
+    auth: bool
+    path: str  # what either parser reads as the path (urllib3 removes dot segments)
+    query: Optional[str]
+    fragment: Optional[str]
+
+
+def _parse_url(url: Any) -> Optional[_Url]:
+    """``url`` as urllib3 reads it, or None when it may not be trusted: not a string, a character
+    outside printable ASCII (or a backslash), unparseable, or read differently by the standard
+    library's ``urlsplit`` (scheme, host, port or user information). One URL must mean one host
+    to everything that checks it and to what sends it, or the check protects nothing: urllib3
+    reads ``http://leak.example\\[::1]`` as host ``leak.example``, urlsplit as ``::1``."""
+    if not isinstance(url, str) or not _URL_CHARS.fullmatch(url):
+        return None
+    try:
+        parts = parse_url(url)
+        split = urlsplit(url)
+        split_port = split.port
+    except (LocationParseError, ValueError):
+        return None
+    scheme = (parts.scheme or "").lower()
+    host = (parts.host or "").lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    auth = bool(parts.auth)
+    if (
+        scheme != split.scheme.lower()
+        or host != (split.hostname or "")
+        or parts.port != split_port
+        or auth != bool(split.username or split.password or "@" in split.netloc)
+    ):
+        return None
+    path = split.path if split.path.strip("/") else parts.path or ""
+    return _Url(scheme, host, parts.port, auth, path, parts.query, parts.fragment)
+
+
 def is_loopback_url(url: str) -> bool:
-    """True when the URL's host is ``localhost``, in 127.0.0.0/8 or ``::1``."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
+    """True when the URL's host is ``localhost``, in 127.0.0.0/8 or ``::1``, as the transport
+    reads it; False for any URL whose host is in doubt (see `_parse_url`)."""
+    parts = _parse_url(url)
+    if parts is None:
+        return False
+    if parts.host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(parts.host).is_loopback
     except ValueError:
         return False
 
@@ -165,24 +222,28 @@ def base_url_problem(url: str) -> Optional[str]:
     """Why ``url`` may not receive the API key, or None when it may.
 
     The sentence names the part that is wrong and shows at most the URL's scheme and host: a URL
-    refused for carrying a credential must not repeat it in a CI log.
+    refused for carrying a credential must not repeat it in a CI log. The URL is read by the
+    transport's own parser, and refused when another parser would read another host.
     """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        return "the base URL is not a well-formed URL"
+    if not isinstance(url, str) or not _URL_CHARS.fullmatch(url):
+        return (
+            "the base URL contains a character that is not allowed (a backslash, a space, a "
+            "control or non-ASCII character): URL parsers disagree on where such a URL goes"
+        )
+    parts = _parse_url(url)
+    if parts is None:
+        return "the base URL is not a well-formed URL (or URL parsers read different hosts in it)"
+    host = parts.host
     if parts.scheme not in ("https", "http") or not host:
         return "the base URL must be an http(s) URL with a host, like https://app.leadterra.co"
-    origin = f"{parts.scheme}://{host}"
-    if parts.username or parts.password:
+    origin = f"{parts.scheme}://{f'[{host}]' if ':' in host else host}"
+    if parts.auth:
         return (
             f"the base URL for {origin} carries user information (user:password@); that part is not "
             "allowed: the key belongs in leadterra:apiKey"
         )
-    if parts.query or parts.fragment:
-        part = "a query (?...)" if parts.query else "a fragment (#...)"
+    if parts.query is not None or parts.fragment is not None:
+        part = "a query (?...)" if parts.query is not None else "a fragment (#...)"
         return f"the base URL for {origin} has {part}; that part is not allowed in a base URL"
     if parts.path.strip("/"):
         # The provider adds /v1/campaigns/...; a path here would double it, and the API's 404 for
@@ -201,6 +262,23 @@ def base_url_problem(url: str) -> Optional[str]:
 
 def _port(parts: Any) -> str:
     return f":{parts.port}" if parts.port else ""
+
+
+_CAMPAIGN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def campaign_id_problem(value: Any) -> Optional[str]:
+    """Why ``value`` is not a campaign id we will put in a URL path, or None when it is fine.
+
+    The provider's check applies it to inputs, and the client to every id it sends (ids from
+    state never went through check): no dot, so no ``.``/``..`` segment a URL parser resolves.
+    """
+    if isinstance(value, str) and _CAMPAIGN_ID.fullmatch(value):
+        return None
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return (
+        f"campaign_id must be 1-128 characters, each a letter, digit, '_' or '-' (like camp_123); got {shown}"
+    )
 
 
 def key_problem(key: Any) -> Optional[str]:

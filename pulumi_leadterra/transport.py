@@ -11,7 +11,11 @@ plugin's throughput.)
 
 It also makes a call's time budget a real bound. A socket read timeout only limits the wait
 between two bytes, so a server trickling one byte at a time could hold a request forever; here a
-watchdog shuts the socket of the request in flight when the call's deadline passes.
+watchdog shuts the socket of the request in flight when the call's deadline passes, from the
+connection's set-up (a proxy trickling its CONNECT reply) to the last byte of the body.
+
+And it bounds what a reply can cost: at most `MAX_REPLY_BYTES` of a body are read, never
+decompressed (we ask for ``identity``; an unsolicited gzip body is not ours to inflate).
 """
 
 from __future__ import annotations
@@ -19,22 +23,40 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import re
 import socket
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Optional, Union
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 import certifi
 from urllib3 import BaseHTTPResponse, PoolManager, ProxyManager, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import LocationParseError
+from urllib3.util import make_headers, parse_url
 
+from .errors import ConfigurationError
 from .settings import is_loopback_url
 
-__all__ = ["Cancellation", "Deadline", "Transport"]
+__all__ = ["MAX_CONCURRENCY", "MAX_REPLY_BYTES", "Cancellation", "Deadline", "Reply", "Transport"]
+
+#: How many calls one provider process runs at once: the native plugin's worker threads, and so
+#: the connections each origin's pool keeps (fewer would open and discard one per extra call).
+MAX_CONCURRENCY = 64
+#: The most of a reply's body that is read. A campaign's answer is a few hundred bytes.
+MAX_REPLY_BYTES = 1 << 20
+_CHUNK = 64 * 1024
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: "²".isdigit() is True
 
 _current = threading.local()
+
+
+def _deadline() -> Optional[Deadline]:
+    return getattr(_current, "deadline", None)
 
 
 class Deadline:
@@ -46,7 +68,11 @@ class Deadline:
         self.expired = False
         self._lock = threading.Lock()
         self._connection: Optional[HTTPConnection] = None
+        # The socket of a connection being set up: urllib3 hands it to the connection only once
+        # it is connected, and a deadline passing in between must still shut it.
+        self._socket: Optional[socket.socket] = None
         self._armed = False
+        self._closed = False
 
     def remaining(self) -> float:
         return max(0.0, self.at - time.monotonic())
@@ -58,8 +84,16 @@ class Deadline:
             if self.expired:
                 _shut(connection)
 
+    def watch_socket(self, sock: Optional[socket.socket]) -> None:
+        """Called with the new socket of a connection being set up for this call (None once it
+        is up: the connection itself is watched from then on)."""
+        with self._lock:
+            self._socket = sock
+            if sock is not None and self.expired:
+                _shut_socket(sock)
+
     def arm(self) -> None:
-        if not self._armed:
+        if not self._armed and not self._closed:
             self._armed = True
             _WATCHDOG.add(self)
 
@@ -67,12 +101,23 @@ class Deadline:
         """The attempt is over: nothing of it is left to shut."""
         with self._lock:
             self._connection = None
+            self._socket = None
+
+    def close(self) -> None:
+        """The call is over: the watchdog forgets it now, not when its budget would have run out
+        (a busy process would otherwise hold every call of the last ``retryBudget`` seconds)."""
+        self._closed = True
+        self.disarm()
+        if self._armed:
+            _WATCHDOG.remove(self)
 
     def expire(self) -> None:
         with self._lock:
             self.expired = True
             if self._connection is not None:
                 _shut(self._connection)
+            if self._socket is not None:
+                _shut_socket(self._socket)
 
 
 class Cancellation:
@@ -116,7 +161,11 @@ class Cancellation:
 
 class _Watchdog:
     """One thread for every deadline of the process (a thread per request would cost more than
-    the request): it sleeps until the earliest deadline, expires it, and waits for the next."""
+    the request): it sleeps until the earliest deadline, expires it, and waits for the next.
+
+    It holds the calls in flight only: a call that ends removes its deadline (`Deadline.close`),
+    so the heap's size is the number of calls running, not the call rate times the budget.
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -133,6 +182,20 @@ class _Watchdog:
                 self._thread.start()
             if earliest:  # only a new earliest deadline changes how long the watchdog sleeps
                 self._cond.notify()
+
+    def remove(self, deadline: Deadline) -> None:
+        """Forget ``deadline`` (its call ended). Linear in the calls in flight, which the plugin's
+        worker count bounds; the watchdog, if it was waiting for this one, wakes up at its time,
+        finds another at the top, and sleeps on."""
+        with self._cond:
+            heap = self._heap
+            for index, entry in enumerate(heap):
+                if entry[2] is deadline:
+                    last = heap.pop()
+                    if index < len(heap):
+                        heap[index] = last
+                        heapq.heapify(heap)
+                    return
 
     def _run(self) -> None:
         while True:
@@ -154,17 +217,44 @@ _WATCHDOG = _Watchdog()
 def _shut(connection: HTTPConnection) -> None:
     sock = getattr(connection, "sock", None)
     if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass  # already closed: nothing left to stop
+        _shut_socket(sock)
+
+
+def _shut_socket(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed (or handed over to ssl): nothing left to stop
 
 
 class _Watched:
-    """Mixed into urllib3's connections: registers each request with the current deadline."""
+    """Mixed into urllib3's connections: registers each connection set-up and each request with
+    the current deadline, so the watchdog can stop any of them."""
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        deadline = _deadline()
+        if deadline is not None:
+            deadline.watch_socket(sock)
+        return sock
+
+    def connect(self) -> None:
+        # An https pool connects before it sends, outside request(): a proxy trickling its
+        # CONNECT reply (one header line at a time, each inside the socket timeout) must not
+        # outlast the budget either. (The TLS handshake has its own bound: ssl gives the whole
+        # handshake one socket timeout, the connect timeout, itself within the budget.)
+        deadline = _deadline()
+        if deadline is None:
+            super().connect()  # type: ignore[misc]
+            return
+        deadline.watch(self)  # type: ignore[arg-type]
+        try:
+            super().connect()  # type: ignore[misc]
+        finally:
+            deadline.watch_socket(None)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
-        deadline: Optional[Deadline] = getattr(_current, "deadline", None)
+        deadline = _deadline()
         if deadline is not None:
             deadline.watch(self)  # type: ignore[arg-type]
         super().request(*args, **kwargs)  # type: ignore[misc]
@@ -187,43 +277,120 @@ class _HTTPSPool(HTTPSConnectionPool):
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+_PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 
 
-def proxies_for(url: str, environ: Optional[dict[str, str]] = None) -> dict[str, str]:
+def _scheme(url: str) -> str:
+    try:
+        return (parse_url(url).scheme or "").lower()
+    except LocationParseError:
+        return ""
+
+
+def _proxy_setting(env: Mapping[str, str]) -> Optional[tuple[str, str]]:
+    """(variable, proxy URL) from the environment; a value without a scheme is ``http://``, as
+    curl and requests read ``HTTPS_PROXY=proxy:3128``."""
+    for name in _PROXY_VARIABLES:
+        value = (env.get(name) or "").strip()
+        if value:
+            return name, value if "://" in value else "http://" + value
+    return None
+
+
+def proxies_for(url: str, environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     """The proxies one request may use: none for loopback or plain http; for https, what
-    ``HTTPS_PROXY`` (or ``ALL_PROXY``) says, unless ``NO_PROXY`` exempts the host."""
-    if urlsplit(url).scheme != "https" or is_loopback_url(url):
+    ``HTTPS_PROXY`` (or ``ALL_PROXY``) says, unless ``NO_PROXY`` exempts the host. The value
+    may carry ``user:password@`` (sent as ``Proxy-Authorization``, see `Transport`)."""
+    if _scheme(url) != "https" or is_loopback_url(url):
         return {}
     env = os.environ if environ is None else environ
-    found = {}
-    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        if env.get(name):
-            found = {"https": env[name]}
-            break
-    if not found:
+    setting = _proxy_setting(env)
+    if setting is None:
         return {}
     no_proxy = env.get("no_proxy") or env.get("NO_PROXY") or ""
-    host = (urlsplit(url).hostname or "").lower()
+    host = (parse_url(url).host or "").lower()
     for entry in (e.strip().lower().lstrip(".") for e in no_proxy.split(",")):
         if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
             return {}
-    return found
+    return {"https": setting[1]}
 
 
-def verify_for(url: str, environ: Optional[dict[str, str]] = None) -> Union[bool, str]:
+def _proxy_manager(proxy: str, options: dict[str, Any]) -> ProxyManager:
+    """A manager tunnelling through ``proxy``; its ``user:password@`` (percent-decoded, as
+    curl and requests read it) becomes ``Proxy-Authorization: Basic``, which urllib3 does not
+    send by itself. No sentence here repeats the proxy URL: it may hold a password."""
+    where = next((name for name in _PROXY_VARIABLES if os.environ.get(name)), "HTTPS_PROXY")
+    try:
+        parts = parse_url(proxy)
+    except LocationParseError:
+        raise ConfigurationError(
+            f"{where} is not a well-formed proxy URL; use http://[user:password@]host:port"
+        ) from None
+    scheme = (parts.scheme or "").lower()
+    if scheme not in ("http", "https") or not parts.host:
+        raise ConfigurationError(
+            f"{where} names a proxy with the scheme {scheme[:20]!r}, which this provider does not "
+            "speak; use http://[user:password@]host:port (or https://)"
+        )
+    headers: dict[str, str] = {}
+    if parts.auth:
+        user, _, password = parts.auth.partition(":")
+        headers = make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
+    bare = parts._replace(auth=None, path=None, query=None, fragment=None).url
+    return ProxyManager(bare, proxy_headers=headers, **options)
+
+
+def verify_for(url: str, environ: Optional[Mapping[str, str]] = None) -> Union[bool, str]:
     """TLS verification: always on; a CA bundle from the environment for https, as requests does."""
     env = os.environ if environ is None else environ
-    if urlsplit(url).scheme == "https":
+    if _scheme(url) == "https":
         return env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or True
     return True
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer, read whole (at most `MAX_REPLY_BYTES` of body) and never decompressed.
+
+    ``oversized`` says the body was longer than that: it was not read, and ``body`` is empty.
+    """
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
+    body: bytes
+    oversized: bool = False
+
+    @property
+    def encoding(self) -> Optional[str]:
+        """The ``Content-Encoding`` the server applied, or None for a plain body."""
+        value = (self.headers.get("Content-Encoding") or "").strip().lower()
+        return None if value in ("", "identity") else value
+
+
+def _read_capped(response: BaseHTTPResponse, limit: int) -> tuple[bytes, bool]:
+    """(body, complete): up to ``limit`` bytes as they came on the wire; complete is False when
+    the body is longer (nothing more is read, and the connection must not be reused)."""
+    length = (response.headers.get("Content-Length") or "").strip()
+    if _DIGITS.fullmatch(length) and (len(length) > 18 or int(length) > limit):
+        return b"", False
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = response.read(min(_CHUNK, limit + 1 - size), decode_content=False)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"", False
 
 
 class Transport:
     """Sends one request under the transport policy above. Thread-safe: urllib3's pools are, and
     the engine calls the plugin from many threads at once."""
 
-    def __init__(self, pool_size: int = 32) -> None:
+    def __init__(self, pool_size: int = MAX_CONCURRENCY, max_reply_bytes: int = MAX_REPLY_BYTES) -> None:
         self._pool_size = pool_size
+        self._max_reply_bytes = max_reply_bytes
         self._lock = threading.Lock()
         self._managers: dict[str, PoolManager] = {}
 
@@ -243,12 +410,14 @@ class Transport:
     def _new_manager(self, url: str) -> PoolManager:
         proxy = proxies_for(url).get("https")
         verify = verify_for(url)
+        # One connection per call the process may run at once, so that none is opened only to
+        # be discarded ("Connection pool is full") when the calls outnumber the pool.
         options: dict[str, Any] = {"maxsize": self._pool_size, "block": False}
         if isinstance(verify, str):
             options["ca_certs"] = verify
-        elif urlsplit(url).scheme == "https":
+        elif _scheme(url) == "https":
             options["ca_certs"] = certifi.where()
-        manager = ProxyManager(proxy, **options) if proxy else PoolManager(**options)
+        manager = _proxy_manager(proxy, options) if proxy else PoolManager(**options)
         manager.pool_classes_by_scheme = _POOLS
         return manager
 
@@ -260,7 +429,7 @@ class Transport:
         deadline: Deadline,
         connect_timeout: float,
         read_timeout: float,
-    ) -> BaseHTTPResponse:
+    ) -> Reply:
         """One attempt, finished (body included) before ``deadline`` or failed at it."""
         remaining = deadline.remaining()
         if remaining <= 0:
@@ -268,11 +437,26 @@ class Transport:
         timeout = Timeout(connect=min(connect_timeout, remaining), read=min(read_timeout, remaining))
         manager = self._manager(url)
         _current.deadline = deadline
-        deadline.arm()  # once per call: the watchdog keeps it until it passes
+        deadline.arm()  # once per call; the call's end (Deadline.close) takes it off the watchdog
         try:
-            return manager.request(
-                method, url, headers=headers, timeout=timeout, redirect=False, retries=False
+            response = manager.request(
+                method,
+                url,
+                headers=headers,
+                timeout=timeout,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                decode_content=False,
             )
+            complete = False
+            try:
+                body, complete = _read_capped(response, self._max_reply_bytes)
+            finally:
+                if not complete:  # unread bytes (or a broken read): the connection is done for
+                    response.close()
+                response.release_conn()
+            return Reply(response.status, response.headers, body, oversized=not complete)
         finally:
             deadline.disarm()
             _current.deadline = None

@@ -217,12 +217,25 @@ def test_wall_clock_budget_is_real(sandbox: Sandbox) -> None:
     assert time.monotonic() - started < 1.5
 
 
-def test_campaign_id_cannot_escape_its_path(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("campaign_id", ["../../v1/sender-pools", "..", ".", "camp_1/../..", "", "a" * 129])
+def test_campaign_id_cannot_escape_its_path(sandbox: Sandbox, campaign_id: str) -> None:
+    """The client is a second fence behind check: ids from state never went through check, and
+    urllib3 resolves a "." or ".." segment (quoting leaves dots alone), so "..": POST /v1/start."""
     c, _ = client(sandbox)
-    # The sandbox answers a bare 404 (no route): not proof of a missing campaign.
-    with pytest.raises(EndpointNotFoundError):
-        c.start("../../v1/sender-pools")
-    assert sandbox.requests()[0]["path"].startswith("/v1/campaigns/..%2F..%2F")
+    for call in (c.start, c.pause, c.stats):
+        with pytest.raises(ConfigurationError, match=r"campaign_id must be .*nothing was sent"):
+            call(campaign_id)
+    assert sandbox.requests() == []
+
+
+def test_a_bare_404_is_a_wrong_url_not_a_missing_campaign(sandbox: Sandbox) -> None:
+    """A 404 without the API's campaign_not_found (a proxy's page, no such route) says nothing
+    about the campaign, and is not retried."""
+    sandbox.faults({"status": 404, "body": "<html>Not Found</html>"})
+    c, sleeps = client(sandbox)
+    with pytest.raises(EndpointNotFoundError) as info:
+        c.stats("camp_1")
+    assert not info.value.campaign_gone and sleeps.waits == []
 
 
 @pytest.mark.parametrize(
