@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,21 +182,16 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 	if err != nil {
 		return fmt.Errorf("unable to find the go command on PATH: %w", err)
 	}
-	closer, stdout, stderr, err := rpcutil.MakeInstallDependenciesStreams(server, req.GetIsTerminal())
-	if err != nil {
-		return err
-	}
-	defer closer.Close()
-	fmt.Fprintf(stdout, "Installing dependencies...\n\n")
-	cmd, done := h.Command(server.Context(), gobin, "mod", "tidy")
-	defer done()
-	cmd.Dir, cmd.Env = req.GetInfo().GetProgramDirectory(), os.Environ()
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("`go mod tidy` failed to install dependencies: %w", err)
-	}
-	fmt.Fprintf(stdout, "Finished installing dependencies\n\n")
-	return closer.Close()
+	return langhost.Install(req, server, func(stdout, stderr io.Writer) error {
+		cmd, done := h.Command(server.Context(), gobin, "mod", "tidy")
+		defer done()
+		cmd.Dir, cmd.Env = req.GetInfo().GetProgramDirectory(), os.Environ()
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("`go mod tidy` failed to install dependencies: %w", err)
+		}
+		return nil
+	})
 }
 
 func fileExists(path string) bool {

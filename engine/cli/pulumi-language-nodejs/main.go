@@ -21,7 +21,6 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/logging"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/nodejs/npm"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
@@ -177,25 +176,19 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 	if err != nil {
 		return err
 	}
-	closer, stdout, stderr, err := rpcutil.MakeInstallDependenciesStreams(server, req.GetIsTerminal())
-	if err != nil {
-		return err
-	}
-	defer closer.Close()
-	fmt.Fprintf(stdout, "Installing dependencies...\n\n")
-	dir := req.GetInfo().GetProgramDirectory()
-	if root, err := npm.FindWorkspaceRoot(dir); err == nil {
-		fmt.Fprintf(stdout, "Detected workspace root at %s\n", root)
-		dir = root
-	} else if !errors.Is(err, npm.ErrNotInWorkspace) {
-		return fmt.Errorf("failure while trying to find workspace root: %w", err)
-	}
-	ctx, done := h.Bound(server.Context())
-	defer done()
-	name, err := npm.Install(ctx, opts.packagemanager, dir, false, stdout, stderr)
-	if err != nil {
-		return fmt.Errorf("%s install failed: %w", name, err)
-	}
-	fmt.Fprintf(stdout, "Finished installing dependencies\n\n")
-	return closer.Close()
+	return langhost.Install(req, server, func(stdout, stderr io.Writer) error {
+		dir := req.GetInfo().GetProgramDirectory()
+		if root, err := npm.FindWorkspaceRoot(dir); err == nil {
+			fmt.Fprintf(stdout, "Detected workspace root at %s\n", root)
+			dir = root
+		} else if !errors.Is(err, npm.ErrNotInWorkspace) {
+			return fmt.Errorf("failure while trying to find workspace root: %w", err)
+		}
+		ctx, done := h.Bound(server.Context())
+		defer done()
+		if name, err := npm.Install(ctx, opts.packagemanager, dir, false, stdout, stderr); err != nil {
+			return fmt.Errorf("%s install failed: %w", name, err)
+		}
+		return nil
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,18 +161,10 @@ func (h *host) InstallDependencies(req *pulumirpc.InstallDependenciesRequest,
 	if err != nil {
 		return err
 	}
-	closer, stdout, stderr, err := rpcutil.MakeInstallDependenciesStreams(server, req.GetIsTerminal())
-	if err != nil {
-		return err
-	}
-	defer closer.Close()
-	fmt.Fprintf(stdout, "Installing dependencies...\n\n")
-	if err := tc.InstallDependencies(server.Context(), req.GetInfo().GetProgramDirectory(),
-		req.GetUseLanguageVersionTools(), true, stdout, stderr); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Finished installing dependencies\n\n")
-	return closer.Close()
+	return langhost.Install(req, server, func(stdout, stderr io.Writer) error {
+		return tc.InstallDependencies(server.Context(), req.GetInfo().GetProgramDirectory(),
+			req.GetUseLanguageVersionTools(), true, stdout, stderr)
+	})
 }
 
 // RunPlugin runs policy packs (kind "analyzer") and Python plugins such as source providers.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -238,4 +239,22 @@ func RunResult(err error, notStarted string) *pulumirpc.RunResponse {
 		resp.Error = "program exited unexpectedly: " + exitErr.Error()
 	}
 	return resp
+}
+
+// Install runs one InstallDependencies: the engine's output streams, the messages every host
+// prints around the work, and the streams closed (and their error reported) at the end.
+func Install(req *pulumirpc.InstallDependenciesRequest, server pulumirpc.LanguageRuntime_InstallDependenciesServer,
+	install func(stdout, stderr io.Writer) error,
+) error {
+	closer, stdout, stderr, err := rpcutil.MakeInstallDependenciesStreams(server, req.GetIsTerminal())
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	fmt.Fprintf(stdout, "Installing dependencies...\n\n")
+	if err := install(stdout, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Finished installing dependencies\n\n")
+	return closer.Close()
 }
