@@ -120,6 +120,13 @@ class Project:
         self.write_yaml("Pulumi.yaml", program)
         return dict(program)
 
+    def declare(self, resources: dict[str, Any]) -> None:
+        """The YAML program's resources, replaced (its outputs dropped: they name the old ones)."""
+        program = yaml.safe_load((self.dir / "Pulumi.yaml").read_text())
+        program["resources"] = resources
+        program.pop("outputs", None)
+        self.write_yaml("Pulumi.yaml", program)
+
     def write_yaml(self, name: str, data: Any) -> None:
         self.write(name, yaml.safe_dump(data, sort_keys=False))
 
@@ -170,12 +177,13 @@ class Project:
         self._record(output)
         return proc.returncode, output, time.monotonic() - began
 
-    def init(
-        self, stack: str = "dev", config: Optional[dict[str, str]] = None, secret: Iterable[str] = ()
-    ) -> None:
+    def init(self, base_url: str, key: str, stack: str = "dev", **settings: str) -> None:
+        """A new stack as the quickstart sets one up: the key as secret stack config, the base
+        URL, and any other ``leadterra:`` setting (``retryBaseDelay="0.01"``)."""
         self("stack", "init", stack)
-        for key, value in (config or {}).items():
-            self("config", "set", key, value, *(("--secret",) if key in secret else ()))
+        self("config", "set", "--secret", "leadterra:apiKey", key)
+        for name, value in {"baseUrl": base_url, **settings}.items():
+            self("config", "set", f"leadterra:{name}", value)
 
     def preview(self, *args: str, **kwargs: Any) -> dict[str, Any]:
         """``pulumi preview --json``: the steps the engine plans (the changeSummary and steps)."""

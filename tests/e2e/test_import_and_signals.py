@@ -20,22 +20,10 @@ from tests.conftest import TEST_KEY
 
 def _yaml_project(tmp_path: Path, sandbox: Sandbox, resources: dict[str, Any]) -> Project:
     project = Project(tmp_path, secrets=[TEST_KEY])
-    program = project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
-    program["resources"] = resources
-    program.pop("outputs", None)
-    project.write_yaml("Pulumi.yaml", program)
-    project.init(
-        "dev",
-        {"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": sandbox.url, "leadterra:retryBaseDelay": "0.01"},
-        secret=["leadterra:apiKey"],
-    )
+    project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+    project.declare(resources)
+    project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
     return project
-
-
-def _declare(project: Project, resources: dict[str, Any]) -> None:
-    program = yaml.safe_load((project.dir / "Pulumi.yaml").read_text())
-    program["resources"] = resources
-    project.write_yaml("Pulumi.yaml", program)
 
 
 def test_import_then_up_of_the_generated_program_changes_nothing(tmp_path: Path, sandbox: Sandbox) -> None:
@@ -53,7 +41,7 @@ def test_import_then_up_of_the_generated_program_changes_nothing(tmp_path: Path,
     # The program `pulumi import` wrote, pasted into the project as its docs say.
     generated = yaml.safe_load((project.dir / "generated.yaml").read_text())["resources"]
     assert generated["imported"]["properties"] == {"campaignId": "camp_2"}
-    _declare(project, generated)
+    project.declare(generated)
     for _ in range(2):
         project.up()
         project("preview", "--expect-no-changes")
@@ -61,7 +49,7 @@ def test_import_then_up_of_the_generated_program_changes_nothing(tmp_path: Path,
 
     # Declaring a status holds it from then on: the preview says so, up sends its one call.
     generated["imported"]["properties"]["status"] = "running"
-    _declare(project, generated)
+    project.declare(generated)
     assert '+ status: "running"' in project("preview", "--diff").stdout
     project.up()
     assert sandbox.drain_counts() == {"POST start": 1} and sandbox.status("camp_2") == "running"

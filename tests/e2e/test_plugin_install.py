@@ -40,9 +40,7 @@ def test_the_installed_archive_serves_a_yaml_program(tmp_path: Path, sandbox: Sa
     program = yaml.safe_load((ROOT / "examples" / "yaml" / "Pulumi.yaml").read_text())
     program.pop("plugins")
     project.write_yaml("Pulumi.yaml", program)
-    project.init(
-        "dev", {"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": sandbox.url}, secret=["leadterra:apiKey"]
-    )
+    project.init(sandbox.url, TEST_KEY)
     for campaign in ("camp_demo", "camp_legacy"):
         sandbox.put(campaign, status="draft", leads=3)
     sandbox.clear_requests()

@@ -41,11 +41,7 @@ def _project(tmp_path: Path, sandbox: Sandbox, variant: str, key: str) -> Projec
         project.python_program("quickstart", ROOT / "examples" / "quickstart" / "__main__.py")
     else:
         project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
-    project.init(
-        "dev",  # not in the policy's productionStacks
-        {"leadterra:apiKey": key, "leadterra:baseUrl": sandbox.url, "leadterra:retryBaseDelay": "0.01"},
-        secret=["leadterra:apiKey"],
-    )
+    project.init(sandbox.url, key, "dev", retryBaseDelay="0.01")  # dev: not a productionStack
     return project
 
 

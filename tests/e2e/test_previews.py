@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.cli import Project
 from harness.programs import ROOT
 from harness.sandbox import Sandbox
@@ -23,20 +21,14 @@ ROTATED = "sk_test_rotated_000000000009"
 
 def _project(tmp_path: Path, sandbox: Sandbox, properties: dict[str, Any]) -> Project:
     project = Project(tmp_path, secrets=[TEST_KEY, ROTATED])
-    program = project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
-    program["resources"] = {"launch": {"type": TYPE_TOKEN, "properties": properties}}
-    program.pop("outputs", None)
-    project.write_yaml("Pulumi.yaml", program)
-    project.init(
-        "dev", {"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": sandbox.url}, secret=["leadterra:apiKey"]
-    )
+    project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+    _declare(project, properties)
+    project.init(sandbox.url, TEST_KEY)
     return project
 
 
 def _declare(project: Project, properties: dict[str, Any]) -> None:
-    program = yaml.safe_load((project.dir / "Pulumi.yaml").read_text())
-    program["resources"]["launch"]["properties"] = properties
-    project.write_yaml("Pulumi.yaml", program)
+    project.declare({"launch": {"type": TYPE_TOKEN, "properties": properties}})
 
 
 def _changes(project: Project) -> list[str]:

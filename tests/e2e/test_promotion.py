@@ -147,9 +147,7 @@ def _promotion_project(tmp_path: Path, stack: str, sandbox: Sandbox) -> Project:
     assert stack_file.pop("environment") == [f"leadterra/{stack}"]
     project.write_yaml(f"Pulumi.{stack}.yaml", stack_file)
     # The stack file's baseUrl is the CI port (8787); this stack's sandbox is on a free one.
-    project.init(
-        stack, {"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": sandbox.url}, secret=["leadterra:apiKey"]
-    )
+    project.init(sandbox.url, TEST_KEY, stack)
     return project
 
 

@@ -169,11 +169,7 @@ def test_the_engine_runs_the_program_on_what_install_put_there(
     seed.write_text(json.dumps(_load_seed_module().seed_for(project.dir / "Pulumi.local.yaml")))
     with SandboxServer(campaigns=parse_seed(seed)) as server:
         sandbox = Sandbox(server.url)
-        project.init(
-            "local",
-            {"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": server.url},
-            secret=["leadterra:apiKey"],
-        )
+        project.init(server.url, TEST_KEY, "local")
         assert summary(project.preview()) == {"create": len(declared)}
         assert sandbox.requests() == []
         project.up()

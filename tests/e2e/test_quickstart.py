@@ -34,6 +34,8 @@ legacy = CampaignState("legacy", campaignId="camp_legacy", status="paused")
 pulumi.export("launchStatus", launch.status)
 '''
 
+ROTATED = "sk_test_rotated_during_incident_1"
+
 VARIANTS = {
     "dynamic": CAMPAIGN_STATE_TYPE,
     "yaml-by-path": TYPE_TOKEN,
@@ -45,7 +47,7 @@ VARIANTS = {
 
 def _project(tmp_path: Path, sandbox: Sandbox, variant: str) -> Project:
     on_path = variant.endswith("on-path")
-    project = Project(tmp_path, secrets=[TEST_KEY], plugin_on_path=on_path)
+    project = Project(tmp_path, secrets=[TEST_KEY, ROTATED], plugin_on_path=on_path)
     if variant == "dynamic":
         project.python_program("quickstart", ROOT / "examples" / "quickstart" / "__main__.py")
     elif variant.startswith("python-native"):
@@ -54,15 +56,7 @@ def _project(tmp_path: Path, sandbox: Sandbox, variant: str) -> Project:
     else:
         by_path = variant == "yaml-by-path"
         project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=by_path)
-    project.init(
-        "dev",
-        {
-            "leadterra:apiKey": TEST_KEY,
-            "leadterra:baseUrl": sandbox.url,
-            "leadterra:retryBaseDelay": "0.01",
-        },
-        secret=["leadterra:apiKey"],
-    )
+    project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
     return project
 
 
@@ -120,6 +114,20 @@ def test_a_stack_across_its_runs(tmp_path: Path, sandbox: Sandbox, variant: str)
     project("config", "rm", "leadterra:pauseAll")
     project.up()
     assert sandbox.drain_counts() == {"POST start": 1} and sandbox.status("camp_demo") == "running"
+
+    # An incident: someone pauses the launch in the dashboard, and the key is rotated meanwhile.
+    # The rotation updates state (the key) and sends nothing, so the campaign stays paused, on
+    # this run and the next; the stored key is the new one, encrypted.
+    sandbox.put("camp_demo", status="paused")
+    sandbox.clear_requests()
+    project("config", "set", "--secret", "leadterra:apiKey", ROTATED)
+    for _ in range(2):
+        project.up()
+        assert sandbox.drain_counts() == {} and sandbox.status("camp_demo") == "paused"
+    rotated = _campaigns(project, variant)["launch"]
+    assert "ciphertext" in (rotated.get("api_key") or rotated.get("apiKey"))
+    sandbox.put("camp_demo", status="running")  # the incident is over: resumed by hand
+    sandbox.clear_requests()
 
     # Drift detection's refresh: one read each, state keeps the declared statuses. A refresh
     # that previews first (the default) reads each campaign twice: once for its preview.

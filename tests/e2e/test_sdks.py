@@ -93,9 +93,7 @@ def test_a_python_program_on_the_generated_sdk(tmp_path: Path, sandbox: Sandbox)
     project = Project(tmp_path, secrets=[TEST_KEY], plugin_on_path=True)
     project.write("program.py", _PYTHON_PROGRAM)
     project.python_program("sdk-python", project.dir / "program.py")
-    project.init(
-        "dev", {"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": sandbox.url}, secret=["leadterra:apiKey"]
-    )
+    project.init(sandbox.url, TEST_KEY)
 
     project.up()
     assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
@@ -110,9 +108,7 @@ def test_a_python_program_on_the_generated_sdk(tmp_path: Path, sandbox: Sandbox)
 
 def _story(project: Project, sandbox: Sandbox) -> None:
     """up (one start, one pause), a quiet preview, destroy (nothing sent)."""
-    project.init(
-        "dev", {"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": sandbox.url}, secret=["leadterra:apiKey"]
-    )
+    project.init(sandbox.url, TEST_KEY)
     project.up()
     assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
     assert set(project.resources(TYPE_TOKEN)) == {"launch", "legacy"}
