@@ -81,3 +81,15 @@ def test_the_engine_attaches_to_a_plugin_started_by_hand(tmp_path: Path, sandbox
         _, logged = plugin.communicate(timeout=10)
     # The start went out through the plugin started by hand: the engine attached to it.
     assert "POST start camp_1: HTTP 200" in logged and TEST_KEY not in logged
+
+
+def test_a_base_url_that_is_not_the_apis_root_fails_the_preview(tmp_path: Path, sandbox: Sandbox) -> None:
+    """Through the real CLI, before anything is sent: a path (`/v1` would double), and a URL two
+    parsers read as different hosts (the check would see ::1, the request go to leak.example)."""
+    project = _project(tmp_path, sandbox, {"campaignId": "camp_1"})
+    refused = ((sandbox.url + "/v1", "has a path"), ("http://leak.example\\[::1]", "URL parsers disagree"))
+    for url, reason in refused:
+        project("config", "set", "leadterra:baseUrl", url)
+        result = project("preview", check=False)
+        assert result.returncode != 0 and reason in result.stdout + result.stderr
+    assert sandbox.drain_counts() == {}
