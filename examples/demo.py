@@ -81,7 +81,7 @@ STEPS: tuple[Step, ...] = (
         expect={"camp_demo": "running"},
     ),
     Step(
-        "incident: leadterra:pauseAll=true, pulumi up: every campaign held paused",
+        "incident: leadterra:pauseAll=true, pulumi up: one pause per campaign, whatever state says",
         "up",
         config={"leadterra:heal": "false", "leadterra:pauseAll": "true"},
         expect={"camp_demo": "paused", "camp_legacy": "paused"},

@@ -20,6 +20,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any, Optional, TypeVar
 
@@ -87,18 +88,34 @@ class StepLog:
     ops: list[str] = field(default_factory=list)
 
 
+class EngineStandIn:
+    """Where the engine listens: a gRPC server on loopback whose address a plugin is started
+    with, as the real engine starts it. The plugins watch that address and exit once it refuses
+    connections (`pulumi_leadterra.lifeline`); `stop` plays the engine killed with ``kill -9``."""
+
+    def __init__(self) -> None:
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+        self.address = f"127.0.0.1:{self._server.add_insecure_port('127.0.0.1:0')}"
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop(0).wait(5)
+
+
 class Plugin:
     """The dynamic provider, ``python -m pulumi.dynamic``, driven as the engine drives it."""
 
     kind = "dynamic"
     type_token = CAMPAIGN_STATE_TYPE
+    #: The command, without the engine's address (the engine puts it last, after its flags).
     command = [sys.executable, "-u", "-m", "pulumi.dynamic"]
 
     def __init__(self, env: Optional[dict[str, str]] = None) -> None:
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTERRA_")}
         child_env.update(env or {})
+        self.engine = EngineStandIn()
         self.proc = subprocess.Popen(
-            self.command,
+            [*self.command, self.engine.address],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=child_env,
@@ -269,6 +286,7 @@ class Plugin:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out, err = self.proc.communicate()
+        self.engine.stop()
         text = out.decode(errors="replace") + err.decode(errors="replace")
         self.transcript.append(text)
         return text
@@ -365,8 +383,7 @@ class NativePlugin(Plugin):
 
     kind = "native"
     type_token = NATIVE_TYPE
-    # The engine passes its address; nothing here calls back into it, so any address will do.
-    command = [sys.executable, "-u", "-m", "pulumi_leadterra.plugin", "127.0.0.1:1"]
+    command = [sys.executable, "-u", "-m", "pulumi_leadterra.plugin"]
 
     def _send(self, props: dict[str, Any]) -> struct_pb2.Struct:
         return to_struct({to_camel(k): v for k, v in props.items() if k != "__provider"})

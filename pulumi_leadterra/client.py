@@ -62,6 +62,8 @@ _DEFAULT_MESSAGES = {
 }
 
 
+#: The jitter added after a Retry-After, as a fraction of the wait (see `_retry_delay`).
+_RETRY_AFTER_SPREAD = 0.25
 _DELTA_SECONDS = re.compile(r"[0-9]{1,10}")  # ASCII digits only: "²".isdigit() is True
 
 
@@ -282,11 +284,18 @@ class LeadterraClient:
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
     def _retry_delay(self, attempt: int, response: Optional[Reply]) -> float:
-        """How long to wait before the next attempt: the server's Retry-After, else back-off."""
+        """How long to wait before the next attempt: the server's Retry-After, else back-off.
+
+        Retry-After is a floor, never a schedule: a 429 answered to 32 parallel resources names
+        the same instant for all of them, and retrying exactly then would bring the same burst
+        back. So a jitter of up to a quarter of the wait (at least ``base_delay``, at most
+        ``max_delay``) is added on top; never less than the server asked.
+        """
         if response is not None:
             wait = _retry_after_seconds(response.headers.get("Retry-After"), time.time())
             if wait is not None:
-                return wait
+                spread = min(self._retry.max_delay, max(self._retry.base_delay, wait * _RETRY_AFTER_SPREAD))
+                return wait + random.uniform(0, spread)  # noqa: S311 - jitter, not cryptography
         return self._backoff(attempt)
 
     def _request(self, method: str, campaign_id: str, action: str) -> dict[str, Any]:

@@ -16,8 +16,10 @@ An imported campaign is held as found: the API reports no status, so until the p
 one, Pulumi sends nothing for it (``held_status`` is ``none``).
 
 Run-level settings (read once per provider process, so they describe the whole run):
-``leadterra:heal`` re-asserts ``reconcile=True`` resources; ``leadterra:pauseAll`` (the incident
-brake) holds every resource paused whatever it declares.
+``leadterra:heal`` re-asserts ``reconcile=True`` resources; ``leadterra:healAll`` re-asserts every
+resource that declares a status (after an interrupted run, state may be wrong); and
+``leadterra:pauseAll`` (the incident brake) holds every resource paused whatever it declares,
+sending one pause per resource in every run, whatever state records.
 """
 
 from __future__ import annotations
@@ -325,10 +327,9 @@ class Lifecycle:
         desired = self._desired(news)
         if desired is not None and (_unknown(desired) or not _satisfies(olds.get("status"), desired)):
             detailed["status"] = _kind(olds.get("status"), desired)
-        # Healing is a property of the run, not of the resource: reconcile=True marks the
-        # campaign as owned by Git, and only a run with leadterra:heal re-asserts its status.
-        # Without heal, an unchanged resource diffs to nothing, so pull-request previews stay quiet.
-        elif desired is not None and self.settings.heal and news.get("reconcile") is True:
+        # Healing is a property of the run, not of the resource: without heal, the brake or
+        # healAll, an unchanged resource diffs to nothing, so pull-request previews stay quiet.
+        elif desired is not None and self._reasserts(news):
             detailed["status"] = UPDATE
 
         for name in _UPDATABLE:
@@ -337,6 +338,18 @@ class Lifecycle:
             if _unknown(new) or new != old:
                 detailed[name] = _kind(old, new)
         return Diff(detailed)
+
+    def _reasserts(self, props: dict[str, Any]) -> bool:
+        """Whether this run sends the resource's status even though state says it already holds.
+
+        State can be wrong: a run killed after its start reached Leadterra but before the engine
+        recorded it leaves "paused" in state for a running campaign. So the brake trusts no state
+        (one idempotent pause per campaign, every run, is cheap in an incident), ``healAll``
+        re-asserts every declaration (the repair after an interrupted run), and ``heal`` those
+        owned by Git (``reconcile=True``).
+        """
+        settings = self.settings
+        return settings.pause_all or settings.heal_all or (settings.heal and props.get("reconcile") is True)
 
     def _desired(self, props: dict[str, Any]) -> Any:
         """The status this run applies: the brake's paused, the declared one, or None when the
@@ -364,7 +377,7 @@ class Lifecycle:
         desired = self._desired(news)
         sends = desired is not None and (
             not _satisfies(olds.get("status"), desired)
-            or (self.settings.heal and news.get("reconcile") is True)
+            or self._reasserts(news)
             or news.get("base_url") != olds.get("base_url")
         )
         if sends:

@@ -14,8 +14,8 @@ secret (the engine stores what a provider that accepts secrets returns, as it re
 core's diff to the engine's detailed diff, so a preview lists each changed property; messages in
 the schema's names (``apiKey``, not ``api_key``); a `LeadterraError` to one clean sentence for the
 user instead of a traceback; previews, where the engine calls Create and Update with
-``preview=True``: they send nothing and return what is known; and Cancel, which ends the calls in
-flight.
+``preview=True``: they send nothing and return what is known; Cancel, which ends the calls in
+flight; and an engine that is gone (``lifeline``), after which it sends nothing and exits.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from ._version import __version__
 from .errors import LeadterraError
 from .lifecycle import ADD, DELETE, UNKNOWN, UPDATE, UPDATE_REPLACE, Lifecycle
+from .lifeline import engine_address, watch_engine
 from .schema import PACKAGE, SCHEMA, to_camel, to_snake
 from .settings import Settings
 from .transport import MAX_CONCURRENCY
@@ -301,6 +302,8 @@ def main(argv: Optional[list[str]] = None) -> None:
             options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
         )
         provider = LeadterraProvider()
+        # Killed with the CLI (kill -9): cancel what is in flight and exit, sending nothing more.
+        watch_engine(engine_address([options.engine]), lambda: provider.core.cancel())
         servicer = _Servicer([options.engine], __version__, provider, engine_address=options.engine)
         provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")

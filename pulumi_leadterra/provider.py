@@ -14,6 +14,7 @@ would mark it), and unknowns go back as the sentinel.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Optional
 
 from pulumi.dynamic import (
@@ -30,6 +31,7 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from .lifecycle import STATUSES, UNKNOWN, Lifecycle, campaign_id_problem
+from .lifeline import engine_address, watch_engine
 from .settings import Settings
 
 __all__ = ["CampaignStateProvider", "STATUSES", "campaign_id_problem"]
@@ -66,8 +68,16 @@ class CampaignStateProvider(ResourceProvider):
         return {}
 
     def configure(self, req: ConfigureRequest) -> None:
-        """Read stack config once per plugin process; the environment fills the gaps."""
+        """Read stack config once per plugin process; the environment fills the gaps.
+
+        Inside the engine's ``python -m pulumi.dynamic`` process, also watch the engine's address
+        (the server ignores its arguments; the engine passes its address all the same): killed
+        with the CLI, this process then cancels what is in flight and exits.
+        """
         self._core = Lifecycle(Settings.load(req.config.get))
+        main = sys.modules.get("__main__")
+        if getattr(getattr(main, "__spec__", None), "name", None) == "pulumi.dynamic.__main__":
+            watch_engine(engine_address(sys.argv[1:]), lambda: self.core.cancel())
 
     @property
     def core(self) -> Lifecycle:

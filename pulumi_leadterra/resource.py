@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any, Optional
 
 import pulumi
@@ -10,6 +11,10 @@ import pulumi.dynamic
 from .provider import CampaignStateProvider
 
 __all__ = ["CampaignState", "CAMPAIGN_STATE_TYPE"]
+
+#: What the SDK's ``serialize_provider`` replaces on ``pickle._Pickler`` for each dynamic resource
+#: and never puts back (pulumi/pulumi#17803); ``CampaignState.__init__`` restores them.
+_PICKLER_PATCHED = ("_batch_setitems", "save_dict")
 
 
 class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignState"):  # type: ignore[call-arg]
@@ -76,7 +81,18 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["api_key"])
         )
-        super().__init__(CampaignStateProvider(), resource_name, props, opts)
+        # pulumi/pulumi#17803: the SDK's serialize_provider (called synchronously from
+        # dynamic.Resource.__init__) wraps pickle._Pickler._batch_setitems in a sorting wrapper
+        # around the previous one and never restores it, so the N-th dynamic resource pickles
+        # through N nested wrappers: RecursionError past ~960 resources. Putting the methods back
+        # leaves each resource exactly one wrapper (the same bytes: sorting is idempotent) and
+        # the rest of the program the pickler it had.
+        saved = {name: vars(pickle._Pickler)[name] for name in _PICKLER_PATCHED}
+        try:
+            super().__init__(CampaignStateProvider(), resource_name, props, opts)
+        finally:
+            for name, method in saved.items():
+                setattr(pickle._Pickler, name, method)
 
 
 #: What the engine, state files and policies call this resource type, derived from the class so

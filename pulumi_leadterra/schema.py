@@ -77,9 +77,16 @@ _CONFIG: dict[str, dict[str, Any]] = {
         "for scheduled heal runs only, never in a stack file.",
         defaultInfo={"environment": ["LEADTERRA_HEAL"]},
     ),
+    "healAll": _p(
+        "boolean",
+        "This run re-asserts every CampaignState that declares a status, reconcile or not, with one "
+        "idempotent call each: the repair after an interrupted run. Set it for that run only.",
+        defaultInfo={"environment": ["LEADTERRA_HEAL_ALL"]},
+    ),
     "pauseAll": _p(
         "boolean",
-        "The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.",
+        "The incident brake: every CampaignState is held paused whatever it declares, and nothing "
+        "starts; every run sends one idempotent pause per campaign, whatever state records.",
         defaultInfo={"environment": ["LEADTERRA_PAUSE_ALL"]},
     ),
     "preflight": _p(

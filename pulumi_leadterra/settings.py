@@ -315,6 +315,7 @@ class Settings:
     base_url: Optional[str] = None
     retry: RetryPolicy = RetryPolicy()
     heal: bool = False
+    heal_all: bool = False
     pause_all: bool = False
     preflight: bool = False
     problems: tuple[tuple[str, str], ...] = ()
@@ -337,6 +338,7 @@ class Settings:
         flags: dict[str, bool] = {}
         for field, name, env_name in (
             ("heal", "heal", "LEADTERRA_HEAL"),
+            ("heal_all", "healAll", "LEADTERRA_HEAL_ALL"),
             ("pause_all", "pauseAll", "LEADTERRA_PAUSE_ALL"),
             ("preflight", "preflight", "LEADTERRA_PREFLIGHT"),
         ):
@@ -379,6 +381,7 @@ class Settings:
         key = f"<from {self.api_key_source}>" if self.api_key else "<unset>"
         return (
             f"Settings(api_key={key}, base_url={self.base_url!r}, retry={self.retry!r}, "
-            f"heal={self.heal}, pause_all={self.pause_all}, preflight={self.preflight}, "
+            f"heal={self.heal}, heal_all={self.heal_all}, pause_all={self.pause_all}, "
+            f"preflight={self.preflight}, "
             f"problems={len(self.problems)})"
         )

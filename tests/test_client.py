@@ -28,7 +28,7 @@ from pulumi_leadterra import (
     ServerError,
     __version__,
 )
-from pulumi_leadterra.transport import proxies_for
+from pulumi_leadterra.transport import Reply, proxies_for
 from tests.conftest import TEST_KEY
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.02, budget=10, read_timeout=2)
@@ -158,14 +158,24 @@ def test_429_honours_retry_after_seconds(sandbox: Sandbox) -> None:
     sandbox.faults({"status": 429, "retryAfter": "3", "times": 1})
     c, sleeps = client(sandbox)
     assert c.start("camp_1")["status"] == "running"
-    assert sleeps.waits == [3.0]
+    # Never before the server asked; jitter of up to a quarter of the wait on top.
+    assert len(sleeps.waits) == 1 and 3.0 <= sleeps.waits[0] <= 3.75
+
+
+def test_retry_after_gets_jitter_so_parallel_calls_do_not_retry_in_lockstep(sandbox: Sandbox) -> None:
+    """32 calls told "Retry-After: 4" by one 429 burst spread over [4, 5] s instead of all at 4."""
+    c, _ = client(sandbox, RetryPolicy(base_delay=0.5, max_delay=8))
+    reply = Reply(429, {"Retry-After": "4"}, b"")
+    waits = [c._retry_delay(1, reply) for _ in range(32)]
+    assert min(waits) >= 4.0 and max(waits) <= 5.0
+    assert len({round(wait, 3) for wait in waits}) > 24 and max(waits) - min(waits) > 0.5
 
 
 def test_429_honours_retry_after_http_date(sandbox: Sandbox) -> None:
     sandbox.faults({"status": 429, "retryAfter": formatdate(time.time() + 5, usegmt=True), "times": 1})
     c, sleeps = client(sandbox)
     c.start("camp_1")
-    assert len(sleeps.waits) == 1 and 3.0 <= sleeps.waits[0] <= 5.0
+    assert len(sleeps.waits) == 1 and 3.0 <= sleeps.waits[0] <= 5.0 * 1.25
 
 
 def test_retry_after_beyond_budget_gives_up_at_once(sandbox: Sandbox) -> None:

@@ -285,14 +285,15 @@ def test_the_brake_holds_everything_paused_and_never_starts(run: Run, sandbox: S
     plugin = run(pauseAll="true", heal="true")
     inputs, _ = plugin.check(state["a"].inputs, declared["a"])
     assert inputs["status"] == "paused"  # the preview shows `~ status: "running" => "paused"`
+    # The brake trusts no state: every resource is paused again, the one recorded paused too.
     assert {n: plugin.preview(state[n], news) for n, news in declared.items()} == {
         "a": "update",  # running -> paused
         "b": "update",
-        "c": "same",
+        "c": "update",  # recorded paused (draft): re-asserted all the same
     }
     assert sandbox.drain_counts() == {}
     state = {name: plugin.up(state[name], news) for name, news in declared.items()}
-    assert sandbox.drain_counts() == {"POST pause": 2}
+    assert sandbox.drain_counts() == {"POST pause": 3}
     # A new declaration under the brake is created paused: no start leaves while it is on.
     plugin.up(None, {"campaign_id": "camp_4"})
     assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_4") == "draft"
@@ -300,7 +301,7 @@ def test_the_brake_holds_everything_paused_and_never_starts(run: Run, sandbox: S
     sandbox.put("camp_1", status="running")  # someone resumes during the incident
     plugin = run(pauseAll="true", heal="true")
     state = {name: plugin.up(state[name], news) for name, news in declared.items()}
-    assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
+    assert sandbox.drain_counts() == {"POST pause": 3} and sandbox.status("camp_1") == "paused"
 
     plugin = run()  # brake released: back to the declarations
     assert {n: plugin.preview(state[n], news) for n, news in declared.items()} == {
@@ -311,6 +312,66 @@ def test_the_brake_holds_everything_paused_and_never_starts(run: Run, sandbox: S
     state = {name: plugin.up(state[name], news) for name, news in declared.items()}
     assert sandbox.drain_counts() == {"POST start": 2}
     assert [sandbox.status(c) for c in ("camp_1", "camp_2", "camp_3")] == ["running", "running", "draft"]
+
+
+def test_the_brake_and_heal_all_repair_what_an_interrupted_run_left_running(
+    run: Run, sandbox: Sandbox
+) -> None:
+    """A run killed after its starts reached Leadterra but before the engine recorded them
+    leaves state saying paused for campaigns that are sending. Everyday runs trust state; the
+    brake and a healAll run do not."""
+    declared = {f"c{i}": {"campaign_id": f"camp_{i}", "status": "paused"} for i in (1, 2, 3)}
+    plugin = run()
+    state = {name: plugin.up(None, news) for name, news in declared.items()}
+    for i in (1, 2, 3):  # the interrupted run's starts, never recorded
+        sandbox.put(f"camp_{i}", status="running")
+    sandbox.clear_requests()
+
+    # Declaring paused again (what state already says) is no repair: nothing is sent.
+    plugin = run()
+    assert {n: plugin.preview(state[n], news) for n, news in declared.items()} == dict.fromkeys(
+        declared, "same"
+    )
+    assert sandbox.drain_counts() == {}
+
+    # healAll re-asserts every declaration with one idempotent call each.
+    plugin = run(healAll="true")
+    assert {n: plugin.preview(state[n], news) for n, news in declared.items()} == dict.fromkeys(
+        declared, "update"
+    )
+    state = {name: plugin.up(state[name], news) for name, news in declared.items()}
+    assert sandbox.drain_counts() == {"POST pause": 3}
+    assert {sandbox.status(f"camp_{i}") for i in (1, 2, 3)} == {"paused"}
+    assert all(s.outputs["healed_at"] for s in state.values())  # each pause really paused one
+
+    # The brake does the same without being told state is wrong.
+    for i in (1, 2, 3):
+        sandbox.put(f"camp_{i}", status="running")
+    sandbox.clear_requests()
+    plugin = run(pauseAll="true")
+    state = {name: plugin.up(state[name], news) for name, news in declared.items()}
+    assert sandbox.drain_counts() == {"POST pause": 3}
+    assert {sandbox.status(f"camp_{i}") for i in (1, 2, 3)} == {"paused"}
+
+
+def test_heal_all_starts_only_what_is_declared_running_and_leaves_imports(run: Run, sandbox: Sandbox) -> None:
+    declared = {
+        "a": {"campaign_id": "camp_1"},  # running, reconcile False
+        "b": {"campaign_id": "camp_2", "status": "paused"},
+    }
+    plugin = run()
+    state = {name: plugin.up(None, news) for name, news in declared.items()}
+    sandbox.put("camp_1", status="paused")  # paused in the dashboard
+    sandbox.clear_requests()
+    assert run(heal="true").preview(state["a"], declared["a"]) == "same"  # heal: reconcile=True only
+    plugin = run(healAll="true")
+    state = {name: plugin.up(state[name], news) for name, news in declared.items()}
+    assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
+    assert [sandbox.status("camp_1"), sandbox.status("camp_2")] == ["running", "draft"]
+    # With the brake on too, the brake wins: nothing starts.
+    plugin = run(healAll="true", pauseAll="true")
+    state = {name: plugin.up(state[name], news) for name, news in declared.items()}
+    assert sandbox.drain_counts() == {"POST pause": 2} and sandbox.status("camp_1") == "paused"
 
 
 def test_the_brake_holds_even_if_stale_inputs_say_running(run: Run, sandbox: Sandbox) -> None:

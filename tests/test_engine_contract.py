@@ -88,15 +88,7 @@ def test_a_heal_run_shows_the_status_it_re_asserts(sandbox: Sandbox) -> None:
 class _Debugging(NativePlugin):
     """The plugin as `pulumi up --logflow -v=9 --tracing URL` starts it: flags before the address."""
 
-    command = [
-        *NativePlugin.command[:-1],
-        "--logtostderr",
-        "-v=9",
-        "--logflow",
-        "--tracing",
-        "http://127.0.0.1:9",
-        NativePlugin.command[-1],
-    ]
+    command = [*NativePlugin.command, "--logtostderr", "-v=9", "--logflow", "--tracing", "http://127.0.0.1:9"]
 
 
 def test_the_engines_flags_are_accepted_and_v_logs_each_request(sandbox: Sandbox) -> None:

@@ -75,6 +75,7 @@ def test_schema_is_complete(native: NativePlugin) -> None:
         "apiKey",
         "baseUrl",
         "heal",
+        "healAll",
         "pauseAll",
         "preflight",
         "maxAttempts",

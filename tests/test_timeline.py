@@ -75,17 +75,18 @@ def test_a_gitops_history(sandbox: Sandbox, plugin_kind: str) -> None:
         assert dev.state["launch"].outputs["healed_at"] == dev.state["launch"].outputs["started_at"]
         dev.set_config("leadterra:heal", "false")
 
-        # 7. The brake on: the preview shows the running one pausing; up pauses; heal runs no start.
+        # 7. The brake on: it trusts no state, so every resource previews as an update and every
+        # run pauses each one (the paused one too); heal runs no start.
         dev.set_config("leadterra:pauseAll", "true")
-        assert dev.preview() == {"launch": "update", "legacy": "same"}
+        assert dev.preview() == {"launch": "update", "legacy": "update"}
         _expect(sandbox, {})
-        assert dev.up() == {"update": 1, "same": 1}
-        _expect(sandbox, {"POST pause": 1})
+        assert dev.up() == {"update": 2}
+        _expect(sandbox, {"POST pause": 2})
         assert dev.state["launch"].inputs["status"] == "paused"
         dev.set_config("leadterra:heal", "true")
         for _ in range(2):
             dev.up()
-            _expect(sandbox, {"POST pause": 1})  # the owned campaign re-asserted paused; never a start
+            _expect(sandbox, {"POST pause": 2})  # every campaign re-asserted paused; never a start
         assert sandbox.status("camp_1") == "paused"
 
         # 8. The brake off: back to the declarations (heal still on: one start, nothing else).

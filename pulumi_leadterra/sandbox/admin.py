@@ -131,6 +131,8 @@ def validate_fault(fault: Any) -> dict[str, Any]:
     """A fault as documented in the README, or a 400 naming what is wrong with it."""
     if not isinstance(fault, dict):
         raise ApiError(400, "invalid_request", "each fault must be a JSON object")
+    if "holdMs" in fault and set(fault) - {"holdMs", "match", "times"}:
+        raise ApiError(400, "invalid_request", "holdMs combines only with match and times")
     checked: dict[str, Any] = {}
     for key, value in fault.items():
         if key == "status":
@@ -153,6 +155,8 @@ def validate_fault(fault: Any) -> dict[str, Any]:
             checked[key] = _number(value, key, 0, 60_000)
         elif key == "trickleMs":
             checked[key] = _number(value, key, 0, 10_000)
+        elif key == "holdMs":
+            checked[key] = _number(value, key, 0, 600_000)
         else:
             raise ApiError(400, "invalid_request", f"unknown fault field {key[:40]!r}")
     return checked

@@ -94,9 +94,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     verbose = False
     _headers_read = False  # whether self.headers belongs to the request being answered
+    _held = False  # whether this request was logged when carried out, its answer held
 
     def handle_one_request(self) -> None:
-        self.path, self._headers_read = "", False  # nothing of the previous request is reused
+        # Nothing of the previous request is reused.
+        self.path, self._headers_read, self._held = "", False, False
+        self._received = time.time()
         super().handle_one_request()
 
     def parse_request(self) -> bool:
@@ -128,15 +131,23 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = _parse_json(self._read_body())
             handler, match = route(method, path)
+            fault: Optional[dict[str, Any]] = None
             if path.startswith("/v1/"):
                 if runtime.latency_ms:
                     self._pause(runtime.latency_ms)
                 fault = runtime.take_fault(path)
-                if fault is not None:
+                if fault is not None and "holdMs" not in fault:
                     self._apply_fault(fault)
                     return
                 self._authenticate()
             status, payload = handler(self.ctx, match.groupdict().get("id"), body)
+            if fault is not None:
+                # Done, but the answer is held: the caller never learns that it happened (a
+                # start that reached Leadterra from a run killed before the answer came back).
+                # Logged now, when it took effect, not when (or whether) its answer leaves.
+                self._log_request(status)
+                self._held = True
+                self._pause(fault["holdMs"])
             self._send_json(status, payload)
         except _AbandonedError:
             self.close_connection = True
@@ -184,7 +195,17 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/v1/"):
             # Headers refused as too many or too long (431) were never parsed: no User-Agent then.
             agent = self.headers.get("User-Agent") if self._headers_read else None
-            self.ctx.runtime.log({"method": self.command, "path": path, "status": status, "userAgent": agent})
+            self.ctx.runtime.log(
+                {
+                    "method": self.command,
+                    "path": path,
+                    "status": status,
+                    "userAgent": agent,
+                    # When the request arrived (epoch seconds): it is logged later, when it is
+                    # answered (or, for a held answer, carried out).
+                    "receivedAt": self._received,
+                }
+            )
 
     def _send(self, status: int, data: bytes, content_type: str, extra: dict[str, str]) -> None:
         """Log the answer once, then send it; a client that has hung up ends the connection quietly."""
@@ -198,7 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in headers.items():  # checked before a byte of the head is buffered
             if not HEADER_VALUE.fullmatch(value):
                 raise ValueError(f"the {key} header cannot carry {value[:20]!r}")
-        self._log_request(status)
+        if not self._held:
+            self._log_request(status)
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)

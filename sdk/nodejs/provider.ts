@@ -38,6 +38,7 @@ export class Provider extends pulumi.ProviderResource {
             resourceInputs["baseUrl"] = (args?.baseUrl) ?? utilities.getEnv("LEADTERRA_BASE_URL");
             resourceInputs["connectTimeout"] = pulumi.output(args?.connectTimeout).apply(JSON.stringify);
             resourceInputs["heal"] = pulumi.output((args?.heal) ?? utilities.getEnvBoolean("LEADTERRA_HEAL")).apply(JSON.stringify);
+            resourceInputs["healAll"] = pulumi.output((args?.healAll) ?? utilities.getEnvBoolean("LEADTERRA_HEAL_ALL")).apply(JSON.stringify);
             resourceInputs["maxAttempts"] = pulumi.output(args?.maxAttempts).apply(JSON.stringify);
             resourceInputs["pauseAll"] = pulumi.output((args?.pauseAll) ?? utilities.getEnvBoolean("LEADTERRA_PAUSE_ALL")).apply(JSON.stringify);
             resourceInputs["preflight"] = pulumi.output((args?.preflight) ?? utilities.getEnvBoolean("LEADTERRA_PREFLIGHT")).apply(JSON.stringify);
@@ -72,11 +73,15 @@ export interface ProviderArgs {
      */
     heal?: pulumi.Input<boolean | undefined>;
     /**
+     * This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+     */
+    healAll?: pulumi.Input<boolean | undefined>;
+    /**
      * Attempts per call, 1-100 (default 4).
      */
     maxAttempts?: pulumi.Input<number | undefined>;
     /**
-     * The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+     * The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
      */
     pauseAll?: pulumi.Input<boolean | undefined>;
     /**

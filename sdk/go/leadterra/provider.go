@@ -38,6 +38,11 @@ func NewProvider(ctx *pulumi.Context,
 			args.Heal = pulumi.BoolPtr(d.(bool))
 		}
 	}
+	if args.HealAll == nil {
+		if d := internal.GetEnvOrDefault(nil, internal.ParseEnvBool, "LEADTERRA_HEAL_ALL"); d != nil {
+			args.HealAll = pulumi.BoolPtr(d.(bool))
+		}
+	}
 	if args.PauseAll == nil {
 		if d := internal.GetEnvOrDefault(nil, internal.ParseEnvBool, "LEADTERRA_PAUSE_ALL"); d != nil {
 			args.PauseAll = pulumi.BoolPtr(d.(bool))
@@ -69,9 +74,11 @@ type providerArgs struct {
 	ConnectTimeout *float64 `pulumi:"connectTimeout"`
 	// This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
 	Heal *bool `pulumi:"heal"`
+	// This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+	HealAll *bool `pulumi:"healAll"`
 	// Attempts per call, 1-100 (default 4).
 	MaxAttempts *int `pulumi:"maxAttempts"`
-	// The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+	// The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
 	PauseAll *bool `pulumi:"pauseAll"`
 	// Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
 	Preflight *bool `pulumi:"preflight"`
@@ -95,9 +102,11 @@ type ProviderArgs struct {
 	ConnectTimeout pulumi.Float64PtrInput
 	// This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
 	Heal pulumi.BoolPtrInput
+	// This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+	HealAll pulumi.BoolPtrInput
 	// Attempts per call, 1-100 (default 4).
 	MaxAttempts pulumi.IntPtrInput
-	// The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+	// The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
 	PauseAll pulumi.BoolPtrInput
 	// Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
 	Preflight pulumi.BoolPtrInput

@@ -52,6 +52,17 @@ Object.defineProperty(exports, "heal", {
 });
 
 /**
+ * This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+ */
+export declare const healAll: boolean | undefined;
+Object.defineProperty(exports, "healAll", {
+    get() {
+        return __config.getObject<boolean>("healAll") ?? utilities.getEnvBoolean("LEADTERRA_HEAL_ALL");
+    },
+    enumerable: true,
+});
+
+/**
  * Attempts per call, 1-100 (default 4).
  */
 export declare const maxAttempts: number | undefined;
@@ -63,7 +74,7 @@ Object.defineProperty(exports, "maxAttempts", {
 });
 
 /**
- * The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+ * The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
  */
 export declare const pauseAll: boolean | undefined;
 Object.defineProperty(exports, "pauseAll", {

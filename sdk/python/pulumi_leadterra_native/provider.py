@@ -23,6 +23,7 @@ class ProviderArgs:
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
                  connect_timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  heal: pulumi.Input[Optional[_builtins.bool]] = None,
+                 heal_all: pulumi.Input[Optional[_builtins.bool]] = None,
                  max_attempts: pulumi.Input[Optional[_builtins.int]] = None,
                  pause_all: pulumi.Input[Optional[_builtins.bool]] = None,
                  preflight: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -37,8 +38,9 @@ class ProviderArgs:
         :param pulumi.Input[_builtins.str] base_url: The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.
         :param pulumi.Input[_builtins.float] connect_timeout: Connect timeout in seconds, above 0 up to 600 (default 5).
         :param pulumi.Input[_builtins.bool] heal: This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
+        :param pulumi.Input[_builtins.bool] heal_all: This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
         :param pulumi.Input[_builtins.int] max_attempts: Attempts per call, 1-100 (default 4).
-        :param pulumi.Input[_builtins.bool] pause_all: The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+        :param pulumi.Input[_builtins.bool] pause_all: The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
         :param pulumi.Input[_builtins.bool] preflight: Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
         :param pulumi.Input[_builtins.float] read_timeout: Read timeout in seconds, above 0 up to 600 (default 30).
         :param pulumi.Input[_builtins.float] retry_base_delay: First back-off ceiling in seconds, 0-60 (default 0.5).
@@ -59,6 +61,10 @@ class ProviderArgs:
             heal = _utilities.get_env_bool('LEADTERRA_HEAL')
         if heal is not None:
             pulumi.set(__self__, "heal", heal)
+        if heal_all is None:
+            heal_all = _utilities.get_env_bool('LEADTERRA_HEAL_ALL')
+        if heal_all is not None:
+            pulumi.set(__self__, "heal_all", heal_all)
         if max_attempts is not None:
             pulumi.set(__self__, "max_attempts", max_attempts)
         if pause_all is None:
@@ -127,6 +133,18 @@ class ProviderArgs:
         pulumi.set(self, "heal", value)
 
     @_builtins.property
+    @pulumi.getter(name="healAll")
+    def heal_all(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+        """
+        return pulumi.get(self, "heal_all")
+
+    @heal_all.setter
+    def heal_all(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "heal_all", value)
+
+    @_builtins.property
     @pulumi.getter(name="maxAttempts")
     def max_attempts(self) -> pulumi.Input[Optional[_builtins.int]]:
         """
@@ -142,7 +160,7 @@ class ProviderArgs:
     @pulumi.getter(name="pauseAll")
     def pause_all(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
-        The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+        The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
         """
         return pulumi.get(self, "pause_all")
 
@@ -221,6 +239,7 @@ class Provider(pulumi.ProviderResource):
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
                  connect_timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  heal: pulumi.Input[Optional[_builtins.bool]] = None,
+                 heal_all: pulumi.Input[Optional[_builtins.bool]] = None,
                  max_attempts: pulumi.Input[Optional[_builtins.int]] = None,
                  pause_all: pulumi.Input[Optional[_builtins.bool]] = None,
                  preflight: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -238,8 +257,9 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.Input[_builtins.str] base_url: The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.
         :param pulumi.Input[_builtins.float] connect_timeout: Connect timeout in seconds, above 0 up to 600 (default 5).
         :param pulumi.Input[_builtins.bool] heal: This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
+        :param pulumi.Input[_builtins.bool] heal_all: This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
         :param pulumi.Input[_builtins.int] max_attempts: Attempts per call, 1-100 (default 4).
-        :param pulumi.Input[_builtins.bool] pause_all: The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+        :param pulumi.Input[_builtins.bool] pause_all: The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
         :param pulumi.Input[_builtins.bool] preflight: Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
         :param pulumi.Input[_builtins.float] read_timeout: Read timeout in seconds, above 0 up to 600 (default 30).
         :param pulumi.Input[_builtins.float] retry_base_delay: First back-off ceiling in seconds, 0-60 (default 0.5).
@@ -274,6 +294,7 @@ class Provider(pulumi.ProviderResource):
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
                  connect_timeout: pulumi.Input[Optional[_builtins.float]] = None,
                  heal: pulumi.Input[Optional[_builtins.bool]] = None,
+                 heal_all: pulumi.Input[Optional[_builtins.bool]] = None,
                  max_attempts: pulumi.Input[Optional[_builtins.int]] = None,
                  pause_all: pulumi.Input[Optional[_builtins.bool]] = None,
                  preflight: pulumi.Input[Optional[_builtins.bool]] = None,
@@ -300,6 +321,9 @@ class Provider(pulumi.ProviderResource):
             if heal is None:
                 heal = _utilities.get_env_bool('LEADTERRA_HEAL')
             __props__.__dict__["heal"] = pulumi.Output.from_input(heal).apply(pulumi.runtime.to_json) if heal is not None else None
+            if heal_all is None:
+                heal_all = _utilities.get_env_bool('LEADTERRA_HEAL_ALL')
+            __props__.__dict__["heal_all"] = pulumi.Output.from_input(heal_all).apply(pulumi.runtime.to_json) if heal_all is not None else None
             __props__.__dict__["max_attempts"] = pulumi.Output.from_input(max_attempts).apply(pulumi.runtime.to_json) if max_attempts is not None else None
             if pause_all is None:
                 pause_all = _utilities.get_env_bool('LEADTERRA_PAUSE_ALL')

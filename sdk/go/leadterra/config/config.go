@@ -55,12 +55,25 @@ func GetHeal(ctx *pulumi.Context) bool {
 	return value
 }
 
+// This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+func GetHealAll(ctx *pulumi.Context) bool {
+	v, err := config.TryBool(ctx, "leadterra:healAll")
+	if err == nil {
+		return v
+	}
+	var value bool
+	if d := internal.GetEnvOrDefault(nil, internal.ParseEnvBool, "LEADTERRA_HEAL_ALL"); d != nil {
+		value = d.(bool)
+	}
+	return value
+}
+
 // Attempts per call, 1-100 (default 4).
 func GetMaxAttempts(ctx *pulumi.Context) int {
 	return config.GetInt(ctx, "leadterra:maxAttempts")
 }
 
-// The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+// The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
 func GetPauseAll(ctx *pulumi.Context) bool {
 	v, err := config.TryBool(ctx, "leadterra:pauseAll")
 	if err == nil {

@@ -34,6 +34,11 @@ heal: Optional[bool]
 This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
 """
 
+healAll: Optional[bool]
+"""
+This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+"""
+
 maxAttempts: Optional[int]
 """
 Attempts per call, 1-100 (default 4).
@@ -41,7 +46,7 @@ Attempts per call, 1-100 (default 4).
 
 pauseAll: Optional[bool]
 """
-The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
 """
 
 preflight: Optional[bool]

@@ -49,6 +49,13 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get_bool('heal') or _utilities.get_env_bool('LEADTERRA_HEAL')
 
     @_builtins.property
+    def heal_all(self) -> Optional[bool]:
+        """
+        This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+        """
+        return __config__.get_bool('healAll') or _utilities.get_env_bool('LEADTERRA_HEAL_ALL')
+
+    @_builtins.property
     def max_attempts(self) -> Optional[int]:
         """
         Attempts per call, 1-100 (default 4).
@@ -58,7 +65,7 @@ class _ExportableConfig(types.ModuleType):
     @_builtins.property
     def pause_all(self) -> Optional[bool]:
         """
-        The incident brake: every CampaignState is held paused whatever it declares, and nothing starts.
+        The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
         """
         return __config__.get_bool('pauseAll') or _utilities.get_env_bool('LEADTERRA_PAUSE_ALL')
 
