@@ -185,6 +185,16 @@ class Project:
         for name, value in {"baseUrl": base_url, **settings}.items():
             self("config", "set", f"leadterra:{name}", value)
 
+    def remove_empty_attrs(self) -> list[Path]:
+        """The runbook's first step after a kill (docs/recovery.md): delete the zero-byte
+        ``.attrs`` sidecars a kill can leave in the file backend (every command then fails with
+        ``failed to load checkpoint: EOF``); returns those it deleted."""
+        state = Path(self.env["PULUMI_BACKEND_URL"].removeprefix("file://"))
+        empty = [path for path in state.rglob("*.attrs") if path.stat().st_size == 0]
+        for path in empty:
+            path.unlink()
+        return empty
+
     def preview(self, *args: str, **kwargs: Any) -> dict[str, Any]:
         """``pulumi preview --json``: the steps the engine plans (the changeSummary and steps)."""
         result = self("preview", "--json", *args, **kwargs)

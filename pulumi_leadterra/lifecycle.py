@@ -25,6 +25,7 @@ sending one pause per resource in every run, whatever state records.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import threading
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from .settings import (
     Settings,
     base_url_problem,
     campaign_id_problem,
+    key_fingerprint,
     key_problem,
 )
 from .transport import Cancellation
@@ -83,7 +85,9 @@ _KEY_SOURCES = ("input", "config", "environment")
 _OBSERVED = ("status", "started_at", "paused_at", "healed_at", "drift", "stats", "sent_baseline")
 _BOOLEANS = ("reconcile", "pause_on_delete")
 # Inputs changed in place; of these, only a new base URL sends a call (to the new endpoint).
-_UPDATABLE = ("reconcile", "pause_on_delete", "base_url", "api_key", "api_key_source")
+_UPDATABLE = ("reconcile", "pause_on_delete", "base_url", "api_key", "api_key_source", "api_key_fingerprint")
+# Keys that state never holds, only their fingerprint: they belong to the run, not the resource.
+_RUN_KEY_SOURCES = ("config", "environment")
 #: ``held_status`` of an imported campaign whose program declares no status: nothing is held.
 HELD_NOTHING = "none"
 
@@ -91,6 +95,7 @@ HELD_NOTHING = "none"
 ADD, DELETE, UPDATE, UPDATE_REPLACE = "add", "delete", "update", "update-replace"
 
 _T = TypeVar("_T")
+_log = logging.getLogger("pulumi_leadterra")
 
 
 def _unknown(value: Any) -> bool:
@@ -162,6 +167,35 @@ def _infer_from_stats(props: dict[str, Any], stats: dict[str, Any]) -> tuple[Any
     return status, drift, sent if status in _NOT_SENDING else None
 
 
+def _undone_message(campaign_id: str, desired: str, stamp: Any) -> str:
+    """What a run says when its call undid a change made outside this stack: once is a heal, on
+    every heal run it is two owners (two stacks declaring one campaign) undoing each other."""
+    done, undone = ("resumed", "paused") if desired == "running" else ("paused", "resumed")
+    return (
+        f"campaign {campaign_id} was {undone} outside this stack since its last change here; this "
+        f"run {done} it again (Leadterra's time: {stamp}). If another stack or job also declares "
+        f"{campaign_id}, each heal run undoes the other's: one campaign, one stack (docs/operations.md, "
+        "'One campaign, one stack')"
+    )
+
+
+def _current(olds: dict[str, Any]) -> dict[str, Any]:
+    """Stored outputs as this version writes them, whatever version wrote them.
+
+    Versions before the fingerprint stored the key itself (encrypted) whatever its source. Read
+    as its fingerprint, an unchanged key compares equal: the upgrade previews no change and sends
+    nothing, and the next update or refresh rewrites the outputs without it.
+    """
+    key = olds.get("api_key")
+    if not isinstance(key, str) or not key:
+        return olds
+    current = dict(olds)
+    current.setdefault("api_key_fingerprint", key_fingerprint(key))
+    if current.get("api_key_source") in _RUN_KEY_SOURCES:
+        del current["api_key"]
+    return current
+
+
 class Lifecycle:
     """Holds one Leadterra campaign running or paused: every step, over plain values.
 
@@ -170,8 +204,10 @@ class Lifecycle:
     and mark ``api_key`` secret on the way out.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, warn: Optional[Callable[[str], None]] = None) -> None:
         self.settings = settings
+        # Where a warning for the person running pulumi goes (the engine's log, from adapters).
+        self._warn = warn or (lambda message: _log.warning("%s", message))
         # Preflight tries once: a flaky API must not hold up a preview with retries.
         self._preflight_retry = dataclasses.replace(settings.retry, max_attempts=1)
         self._clients: dict[tuple[str, str, RetryPolicy], LeadterraClient] = {}
@@ -263,15 +299,18 @@ class Lifecycle:
         return olds.get("held_status") == HELD_NOTHING or ("status" not in olds and "held_status" not in olds)
 
     def _check_key(self, raw: Any, inputs: dict[str, Any], failures: list[tuple[str, str]]) -> Optional[str]:
-        """Record the key this resource will use, and where it comes from, in its inputs.
+        """Record where this resource's key comes from, and its fingerprint, in its inputs.
 
-        Both reach state (the key only inside a secret envelope), so that a rotation or a move
-        between ``api_key=``, stack config and the environment shows up as an update at the
-        next ``up`` instead of leaving a revoked key behind for refresh and destroy.
+        A rotation, or a move between ``api_key=``, stack config and the environment, then shows
+        as an update (state only) at the next ``up``. A key from stack config or the environment
+        is the run's, not the resource's: it never reaches state, even encrypted, and refresh and
+        destroy use the run's key (so a revoked one is never left behind to block them). A key
+        given as ``api_key=`` is the resource's own input and stays one, always secret.
         """
         input_key = raw
         if _unknown(input_key):
             inputs["api_key_source"] = "input"
+            inputs["api_key_fingerprint"] = UNKNOWN
             return None
         if input_key is not None:
             problem = key_problem(input_key)
@@ -284,8 +323,10 @@ class Lifecycle:
         except ConfigurationError as exc:
             failures.append(("api_key", exc.api_message))
             return None
-        inputs["api_key"] = key
+        if source in _RUN_KEY_SOURCES:
+            inputs.pop("api_key", None)
         inputs["api_key_source"] = source
+        inputs["api_key_fingerprint"] = key_fingerprint(key)
         return str(key)
 
     def _preflight(self, olds: dict[str, Any], inputs: dict[str, Any], key: str) -> list[tuple[str, str]]:
@@ -319,6 +360,7 @@ class Lifecycle:
     # --- diff: compare desired inputs with stored outputs, no network -------------------------
     def diff(self, olds: dict[str, Any], news: dict[str, Any]) -> Diff:
         """Each changed property of checked inputs against stored outputs, with its kind."""
+        olds = _current(olds)
         detailed: dict[str, str] = {}
         new_id = news.get("campaign_id")
         if _unknown(new_id) or new_id != olds.get("campaign_id"):
@@ -374,6 +416,7 @@ class Lifecycle:
         state: re-sending start then would resume a campaign paused in the dashboard during an
         incident.
         """
+        olds = _current(olds)
         desired = self._desired(news)
         sends = desired is not None and (
             not _satisfies(olds.get("status"), desired)
@@ -417,6 +460,9 @@ class Lifecycle:
                 f"asked for {desired} but Leadterra reported {reported}",
                 campaign_id=campaign_id,
             )
+        healed_at = self._healed_at(previous, desired, reported, body)
+        if healed_at != previous.get("healed_at") and not settings.pause_all:
+            self._warn(_undone_message(campaign_id, desired, healed_at))
         started_at = body.get("startedAt") or previous.get("started_at")
         paused_at = None if reported == "running" else body.get("pausedAt") or previous.get("paused_at")
         moved = (
@@ -429,7 +475,7 @@ class Lifecycle:
             status=reported,
             started_at=started_at,
             paused_at=paused_at,
-            healed_at=self._healed_at(previous, desired, reported, body),
+            healed_at=healed_at,
             stats=previous.get("stats"),
             # A pause or resume made now invalidates the sends baseline of the last refresh.
             sent_baseline=None if moved else previous.get("sent_baseline"),
@@ -466,14 +512,17 @@ class Lifecycle:
             outs["held_status"] = held
         if props.get("base_url") is not None:
             outs["base_url"] = props["base_url"]
-        api_key = props.get("api_key")
-        if api_key is not None:
-            # Kept so that refresh and destroy can authenticate as the resource did, and so that
-            # a rotation shows as a diff. Adapters send it back marked secret, so the engine
-            # stores it encrypted, never in plain text.
-            outs["api_key"] = api_key
-        if props.get("api_key_source") in _KEY_SOURCES:
-            outs["api_key_source"] = props["api_key_source"]
+        api_key, source = props.get("api_key"), props.get("api_key_source")
+        if source in _KEY_SOURCES:
+            outs["api_key_source"] = source
+        if isinstance(api_key, str) and api_key:
+            outs["api_key_fingerprint"] = key_fingerprint(api_key)
+            if source not in _RUN_KEY_SOURCES:
+                # The resource's own api_key input, kept so that refresh and destroy can use it.
+                # Adapters send it back marked secret: the engine stores it encrypted.
+                outs["api_key"] = api_key
+        elif props.get("api_key_fingerprint") is not None:
+            outs["api_key_fingerprint"] = props["api_key_fingerprint"]
         return outs
 
     # --- calls on an existing campaign: the working key ---------------------------------------

@@ -39,6 +39,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from ._version import __version__
+from .diagnostics import EngineLog
 from .errors import LeadterraError
 from .lifecycle import ADD, DELETE, UNKNOWN, UPDATE, UPDATE_REPLACE, Lifecycle
 from .lifeline import engine_address, watch_engine
@@ -122,8 +123,9 @@ def _camel(plain: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> di
 class LeadterraProvider(p.Provider):
     """The provider the plugin serves; one per plugin process, configured once by the engine."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: str = "") -> None:
         self._core: Optional[Lifecycle] = None
+        self._engine_log = EngineLog(engine or None)
         self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="leadterra")
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
@@ -153,7 +155,7 @@ class LeadterraProvider(p.Provider):
                 return _plain(args[name])
             return variables.get(f"{PACKAGE}:config:{name}")
 
-        self._core = Lifecycle(Settings.load(get))
+        self._core = Lifecycle(Settings.load(get), warn=self._engine_log.warning)
         return p.ConfigureResponse(accept_secrets=True, supports_preview=True)
 
     async def check(self, request: p.CheckRequest) -> p.CheckResponse:
@@ -301,7 +303,7 @@ def main(argv: Optional[list[str]] = None) -> None:
             interceptors=[_CleanErrors()],
             options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
         )
-        provider = LeadterraProvider()
+        provider = LeadterraProvider(options.engine)
         # Killed with the CLI (kill -9): cancel what is in flight and exit, sending nothing more.
         watch_engine(engine_address([options.engine]), lambda: provider.core.cancel())
         servicer = _Servicer([options.engine], __version__, provider, engine_address=options.engine)

@@ -30,6 +30,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
+from .diagnostics import EngineLog
 from .lifecycle import STATUSES, UNKNOWN, Lifecycle, campaign_id_problem
 from .lifeline import engine_address, watch_engine
 from .settings import Settings
@@ -74,10 +75,12 @@ class CampaignStateProvider(ResourceProvider):
         (the server ignores its arguments; the engine passes its address all the same): killed
         with the CLI, this process then cancels what is in flight and exits.
         """
-        self._core = Lifecycle(Settings.load(req.config.get))
         main = sys.modules.get("__main__")
-        if getattr(getattr(main, "__spec__", None), "name", None) == "pulumi.dynamic.__main__":
-            watch_engine(engine_address(sys.argv[1:]), lambda: self.core.cancel())
+        in_engine = getattr(getattr(main, "__spec__", None), "name", None) == "pulumi.dynamic.__main__"
+        engine = engine_address(sys.argv[1:]) if in_engine else None
+        self._core = Lifecycle(Settings.load(req.config.get), warn=EngineLog(engine).warning)
+        if engine:
+            watch_engine(engine, lambda: self.core.cancel())
 
     @property
     def core(self) -> Lifecycle:

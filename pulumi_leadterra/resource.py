@@ -46,6 +46,9 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
     stats: pulumi.Output[Optional[dict[str, Any]]]
     #: Where the key in use came from: ``input``, ``config`` or ``environment`` (never the key).
     api_key_source: pulumi.Output[str]
+    #: ``sha256:`` and 16 hex digits of the key's hash: a rotation shows as an update. A key from
+    #: stack config or the environment is never stored, even encrypted.
+    api_key_fingerprint: pulumi.Output[str]
     reconcile: pulumi.Output[bool]
     pause_on_delete: pulumi.Output[bool]
     base_url: pulumi.Output[Optional[str]]
@@ -74,6 +77,7 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
             "drift": None,
             "stats": None,
             "api_key_source": None,
+            "api_key_fingerprint": None,
             "held_status": None,
         }
         if api_key is not None:

@@ -38,6 +38,7 @@ _CAMEL = {
     "base_url": "baseUrl",
     "api_key": "apiKey",
     "api_key_source": "apiKeySource",
+    "api_key_fingerprint": "apiKeyFingerprint",
     "started_at": "startedAt",
     "paused_at": "pausedAt",
     "healed_at": "healedAt",
@@ -140,6 +141,11 @@ _OUTPUTS: dict[str, dict[str, Any]] = {
         additionalProperties={"$ref": "pulumi.json#/Any"},
     ),
     "apiKeySource": _p("string", "Where the key in use came from: input, config or environment."),
+    "apiKeyFingerprint": _p(
+        "string",
+        "sha256: and the first 16 hex digits of the key's SHA-256: shows a rotation as an update. "
+        "A key from provider configuration or the environment is never stored, even encrypted.",
+    ),
     "heldStatus": _p(
         "string",
         "The status this declaration holds: running or paused, or none for an imported campaign "

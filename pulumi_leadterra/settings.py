@@ -7,6 +7,7 @@ sandbox), so that it never crosses a network in clear.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 import os
@@ -30,6 +31,7 @@ __all__ = [
     "base_url_problem",
     "campaign_id_problem",
     "is_loopback_url",
+    "key_fingerprint",
 ]
 
 DEFAULT_BASE_URL = "https://app.leadterra.co"
@@ -296,6 +298,16 @@ def key_problem(key: Any) -> Optional[str]:
     if any(ord(ch) < 0x21 or ord(ch) > 0x7E for ch in key):
         return "contains a character that is not printable ASCII, so it cannot be sent in a header"
     return None
+
+
+def key_fingerprint(key: str) -> str:
+    """What state records of a key from stack config or the environment: enough to tell that it
+    changed (a rotation shows as an update), nothing to authenticate with.
+
+    The first 64 bits of its SHA-256: an API key is a long random string, so this cannot be
+    turned back into it, and two keys of one stack do not collide in practice.
+    """
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 #: Where a key came from, as recorded in state (``api_key_source``).

@@ -17,6 +17,7 @@ from pulumi.runtime.proto import provider_pb2
 
 from harness.engine import Plugin, PluginError, Resource, make_plugin
 from harness.sandbox import Sandbox
+from pulumi_leadterra.settings import key_fingerprint
 from tests.conftest import TEST_KEY
 
 K1 = "sk_test_FIRSTKEY1111111111"
@@ -59,6 +60,39 @@ def _secret(value: Any) -> Any:
 # --- 1. keys ------------------------------------------------------------------------------------
 
 
+def test_state_that_stored_the_config_key_migrates_with_no_request_and_no_diff(
+    run: Run, sandbox: Sandbox
+) -> None:
+    """Versions before the fingerprint stored the config key itself (encrypted) in inputs and
+    outputs. Upgraded, such a stack previews no change and sends nothing; the next refresh (or
+    update) rewrites its outputs without the key."""
+    news = {"campaign_id": "camp_1"}
+    state = run(key=K1).up(None, news)
+    legacy = Resource(
+        state.id,
+        {**state.inputs, "api_key": rpc.wrap_rpc_secret(K1)},
+        {
+            **{k: v for k, v in state.outputs.items() if k != "api_key_fingerprint"},
+            "api_key": rpc.wrap_rpc_secret(K1),
+        },
+    )
+    sandbox.clear_requests()
+    plugin = run(key=K1)
+    assert plugin.preview(legacy, news) == "same"
+    state = plugin.up(legacy, news)
+    assert sandbox.drain_counts() == {}
+    refreshed = plugin.refresh(state)
+    assert refreshed is not None and sandbox.drain_counts() == {"GET stats": 1}
+    assert "api_key" not in refreshed.outputs
+    assert refreshed.outputs["api_key_fingerprint"] == key_fingerprint(K1)
+    assert run(key=K1).preview(refreshed, news) == "same"
+    # A rotation on top of old state is still seen, and still sends nothing.
+    plugin = run(key=K2)
+    assert plugin.preview(legacy, news) == "update"
+    rotated = plugin.up(legacy, news)
+    assert sandbox.drain_counts() == {} and "api_key" not in rotated.outputs
+
+
 def test_rotating_the_input_key_reaches_state_and_refresh_destroy_use_it(run: Run, sandbox: Sandbox) -> None:
     news = {"campaign_id": "camp_1", "api_key": K1, "pause_on_delete": True}
     state = run(key=None).up(None, news)
@@ -81,16 +115,21 @@ def test_rotating_the_input_key_reaches_state_and_refresh_destroy_use_it(run: Ru
     assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
 
 
-def test_rotating_the_config_key_reaches_state(run: Run, sandbox: Sandbox) -> None:
+def test_rotating_the_config_key_reaches_state_as_a_fingerprint_only(run: Run, sandbox: Sandbox) -> None:
     news = {"campaign_id": "camp_1", "pause_on_delete": True}
     state = run(key=K1).up(None, news)
-    assert _secret(state.outputs["api_key"]) == K1 and state.outputs["api_key_source"] == "config"
+    assert state.outputs["api_key_source"] == "config"
+    assert state.outputs["api_key_fingerprint"] == key_fingerprint(K1)
+    # The run's key is never stored, not even encrypted: not in outputs, not in inputs.
+    assert "api_key" not in state.outputs and "api_key" not in state.inputs
+    assert K1 not in repr(state) and K1[8:] not in repr(state)
     assert run(key=K1).preview(state, news) == "same"
 
     plugin = run(key=K2)
     assert plugin.preview(state, news) == "update"
     state = plugin.up(state, news)
-    assert sandbox.drain_counts() == {} and _secret(state.outputs["api_key"]) == K2
+    assert sandbox.drain_counts() == {} and state.outputs["api_key_fingerprint"] == key_fingerprint(K2)
+    assert "api_key" not in state.outputs
 
     sandbox.accept_keys(K2)
     plugin = run(key=K2)
@@ -268,6 +307,39 @@ def test_heal_of_a_paused_declaration_pauses_a_dashboard_resume(run: Run, sandbo
     state = run(heal="true").up(state, news)
     assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
     assert state.outputs["healed_at"] == state.outputs["paused_at"]
+
+
+def test_two_stacks_holding_one_campaign_are_named_on_every_heal_run(
+    plugin_kind: str, sandbox: Sandbox
+) -> None:
+    """Stack A declares camp_1 running, stack B paused, both reconcile=True: each heal run undoes
+    the other's, and says so, naming the campaign; an everyday run says nothing."""
+    a_news = {"campaign_id": "camp_1", "status": "running", "reconcile": True}
+    b_news = {"campaign_id": "camp_1", "status": "paused", "reconcile": True}
+    said: list[str] = []  # what each run's plugin printed (no engine answers Log here: stderr)
+
+    def one_run(state: Optional[Resource], news: dict[str, Any], **settings: str) -> Resource:
+        plugin = make_plugin(plugin_kind)
+        config = {"apiKey": TEST_KEY, "baseUrl": sandbox.url, "retryBaseDelay": "0.01", **settings}
+        plugin.configure({f"leadterra:{name}": value for name, value in config.items()})
+        try:
+            return plugin.up(state, news)
+        finally:
+            said.append(plugin.close())
+
+    a = one_run(None, a_news)
+    b = one_run(None, b_news)  # camp_1 ends paused (B last); creating is no heal
+    sandbox.clear_requests()
+    for _ in range(3):
+        a = one_run(a, a_news, heal="true")
+        b = one_run(b, b_news, heal="true")
+    assert sandbox.drain_counts() == {"POST start": 3, "POST pause": 3}
+    assert not any("camp_1" in text for text in said[:2])
+    for text in said[2:]:
+        assert "campaign camp_1 was" in text and "one campaign, one stack" in text, text
+    one_run(a, a_news)
+    assert "camp_1" not in said[-1] and sandbox.drain_counts() == {}
+    assert not any(TEST_KEY in text for text in said)
 
 
 # --- 5. the incident brake ----------------------------------------------------------------------

@@ -65,8 +65,13 @@ def test_a_diff_names_each_changed_property_and_its_kind(plugin: Plugin, sandbox
     # `~ status: "running" => "paused"`, compared with the stored outputs (inputDiff false).
     assert _detail(plugin, flip) == {"status": KINDS.UPDATE} and list(flip.diffs) == ["status"]
     assert not flip.detailedDiff["status"].inputDiff
-    # `~ apiKey: [secret] => [secret]`, and where it now comes from.
-    assert _detail(plugin, rotation) == {"api_key": KINDS.UPDATE, "api_key_source": KINDS.UPDATE}
+    # `+ apiKey: [secret]` (an input key, where there was none in state: the config key never
+    # is), where it now comes from, and the fingerprint that changed with it.
+    assert _detail(plugin, rotation) == {
+        "api_key": KINDS.ADD,
+        "api_key_source": KINDS.UPDATE,
+        "api_key_fingerprint": KINDS.UPDATE,
+    }
     assert _detail(plugin, moved) == {"campaign_id": KINDS.UPDATE_REPLACE}
 
 
@@ -110,9 +115,12 @@ def test_an_input_that_arrives_secret_leaves_secret(sandbox: Sandbox) -> None:
         news = {"campaign_id": "camp_1", "base_url": rpc.wrap_rpc_secret(sandbox.url)}
         inputs, failures = plug.check({}, news)
         assert failures == [] and rpc.is_rpc_secret(inputs["base_url"])
-        assert rpc.is_rpc_secret(inputs["api_key"])  # the key always
+        assert "api_key" not in inputs  # the config key is the run's: never in state
         _, created = plug.create(inputs)
-        assert rpc.is_rpc_secret(created["base_url"]) and rpc.is_rpc_secret(created["api_key"])
+        assert rpc.is_rpc_secret(created["base_url"]) and "api_key" not in created
+        # A key given as input stays a secret input, and a secret output.
+        keyed, _ = plug.check({}, {**news, "api_key": TEST_KEY})
+        assert rpc.is_rpc_secret(keyed["api_key"])
         paused = plug.update("camp_1", created, {**inputs, "status": "paused"})
         assert rpc.is_rpc_secret(paused["base_url"])
         _, read = plug.read("camp_1", paused)

@@ -49,6 +49,10 @@ export class CampaignState extends pulumi.CustomResource {
      */
     declare public readonly apiKey: pulumi.Output<string | undefined>;
     /**
+     * sha256: and the first 16 hex digits of the key's SHA-256: shows a rotation as an update. A key from provider configuration or the environment is never stored, even encrypted.
+     */
+    declare public /*out*/ readonly apiKeyFingerprint: pulumi.Output<string | undefined>;
+    /**
      * Where the key in use came from: input, config or environment.
      */
     declare public /*out*/ readonly apiKeySource: pulumi.Output<string | undefined>;
@@ -121,6 +125,7 @@ export class CampaignState extends pulumi.CustomResource {
             resourceInputs["pauseOnDelete"] = args?.pauseOnDelete;
             resourceInputs["reconcile"] = args?.reconcile;
             resourceInputs["status"] = args?.status;
+            resourceInputs["apiKeyFingerprint"] = undefined /*out*/;
             resourceInputs["apiKeySource"] = undefined /*out*/;
             resourceInputs["drift"] = undefined /*out*/;
             resourceInputs["healedAt"] = undefined /*out*/;
@@ -131,6 +136,7 @@ export class CampaignState extends pulumi.CustomResource {
             resourceInputs["stats"] = undefined /*out*/;
         } else {
             resourceInputs["apiKey"] = undefined /*out*/;
+            resourceInputs["apiKeyFingerprint"] = undefined /*out*/;
             resourceInputs["apiKeySource"] = undefined /*out*/;
             resourceInputs["baseUrl"] = undefined /*out*/;
             resourceInputs["campaignId"] = undefined /*out*/;

@@ -36,7 +36,8 @@ def test_import_then_up_of_the_generated_program_changes_nothing(tmp_path: Path,
     (imported,) = project.resources(TYPE_TOKEN).values()
     outputs = imported["outputs"]
     assert outputs["campaignId"] == "camp_2" and outputs["heldStatus"] == "none"
-    assert "status" not in outputs and "ciphertext" in outputs["apiKey"]
+    assert "status" not in outputs and "apiKey" not in outputs
+    assert outputs["apiKeyFingerprint"].startswith("sha256:")
 
     # The program `pulumi import` wrote, pasted into the project as its docs say.
     generated = yaml.safe_load((project.dir / "generated.yaml").read_text())["resources"]

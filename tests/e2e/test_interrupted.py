@@ -119,6 +119,9 @@ def _kill_mid_up(project: Project, sandbox: Sandbox) -> float:
     time.sleep(4)  # the read timeout is 2 s: a provider still retrying would have sent by now
     late = [r for r in sandbox.requests() if r["receivedAt"] > killed + 1]
     assert late == [], f"requests after the engine was gone: {late}"
+    # A kill can leave an empty .attrs sidecar (then every command fails with "failed to load
+    # checkpoint: EOF"): the runbook's first step, before anything else.
+    project.remove_empty_attrs()
     sandbox.admin("DELETE", "/faults")
     sandbox.clear_requests()
     return killed

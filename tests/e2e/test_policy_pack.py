@@ -108,9 +108,9 @@ def test_a_sandbox_key_on_a_dev_stack_passes(tmp_path: Path, campaigns: Sandbox,
     assert _campaigns(project, variant) == {"launch": "running", "legacy": "draft"}
     # (A pause of a draft leaves it a draft: Leadterra reports what it holds.)
     assert sandbox.status("camp_demo") == "running" and sandbox.status("camp_legacy") == "draft"
-    for resource in project.resources(VARIANTS[variant]).values():  # the key only encrypted
-        key = resource["outputs"].get("api_key") or resource["outputs"].get("apiKey")
-        assert isinstance(key, dict) and "ciphertext" in key
+    for resource in project.resources(VARIANTS[variant]).values():  # never the config key
+        for props in (resource["inputs"], resource["outputs"]):
+            assert "api_key" not in props and "apiKey" not in props
 
     # A quiet preview with the pack: no changes, nothing sent.
     project("preview", "--expect-no-changes", "--policy-pack", str(pack))

@@ -218,8 +218,8 @@ def test_a_stack_through_the_workflow(tmp_path: Path, stack: str, stack_sandbox:
         assert state["reconcile"] is entries[name].get("reconcile", False)
         assert state["pause_on_delete"] is entries[name].get("pause_on_delete", False)
         assert state["started_at" if state["status"] == "running" else "paused_at"]
-        # The key only inside an encrypted envelope.
-        assert isinstance(state["api_key"], dict) and "ciphertext" in state["api_key"]
+        # The key from stack config is the run's: only its fingerprint is in state.
+        assert "api_key" not in state and state["api_key_fingerprint"].startswith("sha256:")
         assert state["api_key_source"] == "config"
     after_merge = {name: _plain(o) for name, o in campaigns.items()}
 

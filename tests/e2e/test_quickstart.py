@@ -69,6 +69,10 @@ def _status(outputs: dict[str, Any]) -> Any:
     return outputs.get("status")
 
 
+def _fingerprint(outputs: dict[str, Any]) -> Any:
+    return outputs.get("api_key_fingerprint") or outputs.get("apiKeyFingerprint")
+
+
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_a_stack_across_its_runs(tmp_path: Path, sandbox: Sandbox, variant: str) -> None:
     for campaign in ("camp_demo", "camp_legacy"):
@@ -85,8 +89,12 @@ def test_a_stack_across_its_runs(tmp_path: Path, sandbox: Sandbox, variant: str)
     assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
     state = _campaigns(project, variant)
     assert _status(state["launch"]) == "running" and _status(state["legacy"]) == "draft"
-    key = state["launch"].get("api_key") or state["launch"].get("apiKey")
-    assert isinstance(key, dict) and "ciphertext" in key, "the key must be stored encrypted"
+    # The key from stack config is the run's: state holds its fingerprint, never the key.
+    for resource in project.resources(VARIANTS[variant]).values():
+        for props in (resource["inputs"], resource["outputs"]):
+            assert "api_key" not in props and "apiKey" not in props, "the key must not be in state"
+    fingerprint = _fingerprint(state["launch"])
+    assert fingerprint.startswith("sha256:")
 
     # A second up and a quiet preview: nothing to do, nothing sent.
     project.up()
@@ -117,8 +125,8 @@ def test_a_stack_across_its_runs(tmp_path: Path, sandbox: Sandbox, variant: str)
     assert sandbox.drain_counts() == {"POST start": 1} and sandbox.status("camp_demo") == "running"
 
     # An incident: someone pauses the launch in the dashboard, and the key is rotated meanwhile.
-    # The rotation updates state (the key) and sends nothing, so the campaign stays paused, on
-    # this run and the next; the stored key is the new one, encrypted.
+    # The rotation updates state (the key's fingerprint) and sends nothing, so the campaign stays
+    # paused, on this run and the next.
     sandbox.put("camp_demo", status="paused")
     sandbox.clear_requests()
     project("config", "set", "--secret", "leadterra:apiKey", ROTATED)
@@ -126,7 +134,8 @@ def test_a_stack_across_its_runs(tmp_path: Path, sandbox: Sandbox, variant: str)
         project.up()
         assert sandbox.drain_counts() == {} and sandbox.status("camp_demo") == "paused"
     rotated = _campaigns(project, variant)["launch"]
-    assert "ciphertext" in (rotated.get("api_key") or rotated.get("apiKey"))
+    assert _fingerprint(rotated) not in (fingerprint, None)
+    assert "apiKey" not in rotated and "api_key" not in rotated
     sandbox.put("camp_demo", status="running")  # the incident is over: resumed by hand
     sandbox.clear_requests()
 

@@ -18,6 +18,8 @@ type CampaignState struct {
 
 	// This resource's API key; overrides the provider's. Always a secret.
 	ApiKey pulumi.StringPtrOutput `pulumi:"apiKey"`
+	// sha256: and the first 16 hex digits of the key's SHA-256: shows a rotation as an update. A key from provider configuration or the environment is never stored, even encrypted.
+	ApiKeyFingerprint pulumi.StringPtrOutput `pulumi:"apiKeyFingerprint"`
 	// Where the key in use came from: input, config or environment.
 	ApiKeySource pulumi.StringPtrOutput `pulumi:"apiKeySource"`
 	// This resource's base URL; overrides the provider's.
@@ -222,6 +224,11 @@ func (o CampaignStateOutput) ToCampaignStateOutputWithContext(ctx context.Contex
 // This resource's API key; overrides the provider's. Always a secret.
 func (o CampaignStateOutput) ApiKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.ApiKey }).(pulumi.StringPtrOutput)
+}
+
+// sha256: and the first 16 hex digits of the key's SHA-256: shows a rotation as an update. A key from provider configuration or the environment is never stored, even encrypted.
+func (o CampaignStateOutput) ApiKeyFingerprint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.ApiKeyFingerprint }).(pulumi.StringPtrOutput)
 }
 
 // Where the key in use came from: input, config or environment.

@@ -192,6 +192,7 @@ class CampaignState(pulumi.CustomResource):
             __props__.__dict__["pause_on_delete"] = pause_on_delete
             __props__.__dict__["reconcile"] = reconcile
             __props__.__dict__["status"] = status
+            __props__.__dict__["api_key_fingerprint"] = None
             __props__.__dict__["api_key_source"] = None
             __props__.__dict__["drift"] = None
             __props__.__dict__["healed_at"] = None
@@ -225,6 +226,7 @@ class CampaignState(pulumi.CustomResource):
         __props__ = CampaignStateArgs.__new__(CampaignStateArgs)
 
         __props__.__dict__["api_key"] = None
+        __props__.__dict__["api_key_fingerprint"] = None
         __props__.__dict__["api_key_source"] = None
         __props__.__dict__["base_url"] = None
         __props__.__dict__["campaign_id"] = None
@@ -253,6 +255,14 @@ class CampaignState(pulumi.CustomResource):
         This resource's API key; overrides the provider's. Always a secret.
         """
         return pulumi.get(self, "api_key")
+
+    @_builtins.property
+    @pulumi.getter(name="apiKeyFingerprint")
+    def api_key_fingerprint(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        sha256: and the first 16 hex digits of the key's SHA-256: shows a rotation as an update. A key from provider configuration or the environment is never stored, even encrypted.
+        """
+        return pulumi.get(self, "api_key_fingerprint")
 
     @_builtins.property
     @pulumi.getter(name="apiKeySource")

@@ -1,0 +1,111 @@
+"""The key from stack config is never in state, through the real `pulumi` command, on both front
+ends: not in any resource's inputs or outputs (only its fingerprint), not in the resource calls of
+a `PULUMI_DEBUG_GRPC` log (Pulumi itself logs its Configure call, which carries the provider's
+config: see docs/recovery.md), and a stack written by the earlier versions, which stored the key
+encrypted, previews no change, sends nothing and loses the key at its next refresh.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.cli import Project
+from harness.programs import ROOT
+from harness.sandbox import Sandbox
+from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
+from pulumi_leadterra.schema import TYPE_TOKEN
+from pulumi_leadterra.settings import key_fingerprint
+from tests.conftest import TEST_KEY
+
+VARIANTS = {"dynamic": CAMPAIGN_STATE_TYPE, "native": TYPE_TOKEN}
+_KEY_NAMES = ("api_key", "apiKey")
+
+
+def _project(tmp_path: Path, sandbox: Sandbox, variant: str) -> Project:
+    project = Project(tmp_path, secrets=[TEST_KEY])
+    if variant == "dynamic":
+        project.python_program("quickstart", ROOT / "examples" / "quickstart" / "__main__.py")
+    else:
+        project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+    project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
+    return project
+
+
+def _campaigns(state: dict[str, Any], variant: str) -> list[dict[str, Any]]:
+    return [r for r in state["deployment"].get("resources", []) if r["type"] == VARIANTS[variant]]
+
+
+def _encrypted(project: Project, value: str) -> dict[str, str]:
+    """``value`` as the stack's secrets manager stores a secret in state (the envelope an earlier
+    version of this provider left there), made with the CLI's own ``config set --secret``: state
+    encrypts a value's JSON, so the string goes in with its quotes."""
+    project("config", "set", "--secret", "legacyCiphertext", json.dumps(value))
+    stack_file = yaml.safe_load((project.dir / "Pulumi.dev.yaml").read_text())
+    (ciphertext,) = [v["secure"] for k, v in stack_file["config"].items() if k.endswith(":legacyCiphertext")]
+    project("config", "rm", "legacyCiphertext")
+    return {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": ciphertext}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_config_key_is_never_in_state_and_old_state_migrates_quietly(
+    tmp_path: Path, sandbox: Sandbox, variant: str
+) -> None:
+    for campaign in ("camp_demo", "camp_legacy"):
+        sandbox.put(campaign, status="draft", leads=3)
+    project = _project(tmp_path, sandbox, variant)
+    grpc_log = tmp_path / "grpc.log"
+    project.up(env={"PULUMI_DEBUG_GRPC": str(grpc_log)})
+    assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
+
+    state = project.export()
+    for resource in _campaigns(state, variant):
+        for props in (resource["inputs"], resource["outputs"]):
+            assert not set(_KEY_NAMES) & set(props), "the config key reached state"
+        fingerprint = (
+            resource["outputs"].get("api_key_fingerprint") or resource["outputs"]["apiKeyFingerprint"]
+        )
+        assert fingerprint == key_fingerprint(TEST_KEY)
+    # Pulumi logs every gRPC call in clear. The key is in those that carry the stack's config
+    # (the engine's own: the program's Run, the plugin's start, Configure, CheckConfig), never in
+    # a resource's: no Check, Diff, Create, Update, Read or Delete, no registration.
+    carrying = set()
+    for line in grpc_log.read_text().splitlines():
+        if TEST_KEY in line:
+            carrying.add(json.loads(line)["method"].rsplit("/", 1)[-1])
+    assert "Configure" in carrying, carrying  # the log really holds the config calls
+    resource_calls = {"Check", "Diff", "Create", "Update", "Read", "Delete", "RegisterResource"}
+    assert not carrying & resource_calls, carrying
+
+    # The state an earlier version wrote: the key itself, encrypted, in inputs and outputs.
+    legacy = _encrypted(project, TEST_KEY)
+    for resource in _campaigns(state, variant):
+        name = "api_key" if variant == "dynamic" else "apiKey"
+        for props in (resource["inputs"], resource["outputs"]):
+            props[name] = legacy
+        resource["outputs"].pop("api_key_fingerprint", None)
+        resource["outputs"].pop("apiKeyFingerprint", None)
+    (tmp_path / "legacy.json").write_text(json.dumps(state))
+    project("stack", "import", "--file", str(tmp_path / "legacy.json"))
+    assert any(
+        isinstance(r["outputs"].get(name), dict)
+        for r in _campaigns(project.export(), variant)
+        for name in _KEY_NAMES
+    ), "the import did not keep the legacy key"
+
+    # Upgraded: no change to preview, nothing sent, twice.
+    project("preview", "--expect-no-changes")
+    project.up()
+    project("preview", "--expect-no-changes")
+    assert sandbox.drain_counts() == {}
+    # The next refresh rewrites the outputs without the key; still quiet afterwards.
+    project("refresh", "--yes", "--skip-preview")
+    assert sandbox.drain_counts() == {"GET stats": 2}
+    for resource in _campaigns(project.export(), variant):
+        assert not set(_KEY_NAMES) & set(resource["outputs"])
+    project("preview", "--expect-no-changes")
+    assert sandbox.drain_counts() == {}
