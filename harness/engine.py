@@ -252,8 +252,18 @@ class Plugin:
         """What `pulumi preview` decides for one resource; makes no create/update/delete call."""
         return self._plan(state, news)[0]
 
-    def up(self, state: Optional[Resource], news: dict[str, Any], log: Optional[StepLog] = None) -> Resource:
+    def up(
+        self,
+        state: Optional[Resource],
+        news: dict[str, Any],
+        log: Optional[StepLog] = None,
+        replace: bool = False,
+    ) -> Resource:
+        """One resource's step of `pulumi up`; ``replace`` as `pulumi up --replace URN` (or
+        ``replaceOnChanges``) forces it: create the new one, then delete the old one."""
         op, inputs = self._plan(state, news)
+        if replace and state is not None:
+            op = "replace"
         if log is not None:
             log.ops.append(op)
         if op == "same":

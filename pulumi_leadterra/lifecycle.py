@@ -213,6 +213,8 @@ class Lifecycle:
         self._clients: dict[tuple[str, str, RetryPolicy], LeadterraClient] = {}
         self._lock = threading.Lock()
         self._cancellation = Cancellation()
+        # Campaigns some resource of this run declares running (see `delete`).
+        self._held_running: set[str] = set()
         # Every key this process may send: what any reply says is scrubbed of all of them.
         self._secrets = Secrets(settings.api_key)
 
@@ -282,6 +284,9 @@ class Lifecycle:
 
         if settings.preflight and not failures and key is not None and not _unknown(campaign_id):
             failures.extend(self._preflight(olds, inputs, key))
+        if not failures and isinstance(campaign_id, str) and self._desired(inputs) == "running":
+            with self._lock:
+                self._held_running.add(campaign_id)
         return inputs, failures
 
     @staticmethod
@@ -602,11 +607,21 @@ class Lifecycle:
         """Forget the campaign; with ``pause_on_delete``, pause it first (one POST .../pause).
 
         By default the campaign is left exactly as it is: removing a declaration must never stop
-        a live campaign by surprise.
+        a live campaign by surprise. Nor does ``pause_on_delete`` pause a campaign that another
+        resource of this run declares running: a replacement under the same campaign id
+        (``pulumi up --replace``, ``replaceOnChanges``) creates the new resource before it deletes
+        the old one, and the old one's pause would leave the campaign paused while state says
+        running. Every resource of a run passes through ``check`` first, and the engine's
+        DeleteRequest says nothing of a replacement, so this run's checks are what tell.
         """
         if props.get("pause_on_delete") is not True:
             return
         campaign_id = props.get("campaign_id") or _id
+        with self._lock:
+            held = campaign_id in self._held_running
+        if held:
+            _log.info("%s not paused on delete: another resource of this run holds it running", campaign_id)
+            return
         try:
             self._with_working_key(props, lambda client: client.pause(campaign_id))
         except LeadterraError as exc:

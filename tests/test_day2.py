@@ -342,6 +342,26 @@ def test_two_stacks_holding_one_campaign_are_named_on_every_heal_run(
     assert not any(TEST_KEY in text for text in said)
 
 
+def test_a_replacement_under_the_same_campaign_ends_as_declared(run: Run, sandbox: Sandbox) -> None:
+    """`pulumi up --replace` or replaceOnChanges with pause_on_delete: the engine creates the new
+    resource (start) before it deletes the old one, whose pause must not undo the start."""
+    paused = {"campaign_id": "camp_1", "status": "paused", "pause_on_delete": True}
+    state = run().up(None, paused)
+    running = {**paused, "status": "running"}
+    plugin = run()
+    state = plugin.up(state, running, replace=True)
+    assert sandbox.drain_counts() == {"POST start": 1} and sandbox.status("camp_1") == "running"
+    assert plugin.preview(state, running) == "same"
+    # Replaced while declared paused: the new one pauses and so may the old one's delete.
+    state = run().up(state, paused, replace=True)
+    assert sandbox.drain_counts() == {"POST pause": 2} and sandbox.status("camp_1") == "paused"
+    # Destroy (no check: nothing of the run holds it) still pauses.
+    state = run().up(state, running)
+    plugin = run()
+    plugin.destroy(state)
+    assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
+
+
 # --- 5. the incident brake ----------------------------------------------------------------------
 
 
