@@ -223,13 +223,18 @@ class LeadterraProvider(p.Provider):
 
 
 class _Servicer(ProviderServicer):
-    """The SDK's servicer, with the two RPCs it does not serve as the engine expects."""
+    """The SDK's servicer, with the three RPCs it does not serve as the engine expects."""
 
     async def Read(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
         response = await super().Read(request, context)
         # The engine takes a present (even empty) properties struct as "the resource exists":
         # an import of a missing campaign would then write an empty resource.
         return response if response.id else provider_pb2.ReadResponse()
+
+    async def Parameterize(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
+        # The SDK answers UNKNOWN with a traceback, which the CLI prints as an error; the engine
+        # reads UNIMPLEMENTED as "this provider takes no parameters".
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the leadterra provider takes no parameters")
 
     async def Attach(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
         # PULUMI_DEBUG_PROVIDERS: the engine hands its address to a provider it did not start.

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import yaml
 from google.protobuf import empty_pb2
@@ -183,3 +184,12 @@ def test_the_yaml_example_matches_the_schema(native: NativePlugin) -> None:
     for expression in program["outputs"].values():
         resource, prop = re.fullmatch(r"\$\{(\w+)\.(\w+)\}", expression).groups()  # type: ignore[union-attr]
         assert prop in schema["resources"][program["resources"][resource]["type"]]["properties"]
+
+
+def test_parameterize_is_unimplemented_not_an_error(native: NativePlugin) -> None:
+    """The engine reads UNIMPLEMENTED as "no parameters"; UNKNOWN (the SDK's answer) is printed
+    as an error by the CLI."""
+    with pytest.raises(PluginError) as info:
+        args = provider_pb2.ParameterizeRequest.ParametersArgs(args=["x"])
+        native._call("Parameterize", provider_pb2.ParameterizeRequest(args=args))
+    assert info.value.code == grpc.StatusCode.UNIMPLEMENTED and "Traceback" not in info.value.details
