@@ -34,7 +34,10 @@ legacy = CampaignState(
 )
 
 # `status` is what Leadterra reported on the last call; started_at comes from the API too.
+# Export only outputs that always have a value: one that is still unset (healed_at before any
+# heal, drift, stats before a refresh) is absent from a dynamic resource's state, and Pulumi's
+# Python SDK shows an absent output as [unknown] in every preview.
 pulumi.export("launch_status", launch.status)
 pulumi.export("launch_started_at", launch.started_at)
-pulumi.export("launch_healed_at", launch.healed_at)
+pulumi.export("launch_held_status", launch.held_status)
 pulumi.export("legacy_status", legacy.status)

@@ -96,9 +96,10 @@ def test_a_stack_across_its_runs(tmp_path: Path, sandbox: Sandbox, variant: str)
     fingerprint = _fingerprint(state["launch"])
     assert fingerprint.startswith("sha256:")
 
-    # A second up and a quiet preview: nothing to do, nothing sent.
+    # A second up and a quiet preview: nothing to do, nothing sent, no output shown changing.
     project.up()
-    project("preview", "--expect-no-changes")
+    quiet = project("preview", "--expect-no-changes", "--diff").stdout
+    assert "[unknown]" not in quiet and "--outputs:--" not in quiet, quiet
     assert sandbox.drain_counts() == {}
 
     # Someone pauses the launch in the dashboard: an everyday up leaves it alone.
