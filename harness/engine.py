@@ -113,6 +113,8 @@ class Plugin:
     def __init__(self, env: Optional[dict[str, str]] = None) -> None:
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("LEADTERRA_")}
         child_env.update(env or {})
+        self.env = env
+        self.config: dict[str, str] = {}
         self.engine = EngineStandIn()
         self.proc = subprocess.Popen(
             [*self.command, self.engine.address],
@@ -142,12 +144,27 @@ class Plugin:
         return response
 
     def configure(self, config: dict[str, str]) -> None:
+        self.config = dict(config)
         self._call(
             "Configure",
             provider_pb2.ConfigureRequest(
                 variables=config, args=to_struct(dict(config)), acceptSecrets=False
             ),
         )
+
+    def next_run(self) -> Plugin:
+        """A new plugin process configured as this one, for the next `pulumi` command: the
+        engine starts one per run, and a run's provider remembers what its checks declared
+        (a pause_on_delete delete skips a campaign that the run declares running)."""
+        plugin = make_plugin(self.kind, self.env)
+        plugin.configure(self.config)
+        return plugin
+
+    def __enter__(self) -> Plugin:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     # What the provider speaks: the dynamic provider takes the Python names, with ``__provider``.
     def _send(self, props: dict[str, Any]) -> struct_pb2.Struct:
@@ -419,6 +436,7 @@ class NativePlugin(Plugin):
         ``variables`` (``leadterra:config:apiKey``)."""
         args: dict[str, Any] = {}
         variables: dict[str, str] = {}
+        self.config = dict(config)
         for key, value in config.items():
             name = key.split(":", 1)[1]
             args[name] = rpc.wrap_rpc_secret(value) if name == "apiKey" else value

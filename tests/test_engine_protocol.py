@@ -114,7 +114,8 @@ def test_preview_makes_no_request(plugin: Plugin, sandbox: Sandbox) -> None:
 def test_changing_campaign_id_replaces(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1", "pause_on_delete": True})
     sandbox.clear_requests()
-    state = plugin.up(state, {"campaign_id": "camp_2", "pause_on_delete": True})
+    with plugin.next_run() as later:
+        state = later.up(state, {"campaign_id": "camp_2", "pause_on_delete": True})
     assert state.id == "camp_2"
     assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
     assert sandbox.status("camp_1") == "paused" and sandbox.status("camp_2") == "running"
@@ -162,7 +163,8 @@ def test_refresh_does_not_drop_on_a_bare_404(plugin: Plugin, sandbox: Sandbox) -
 def test_destroy_with_pause_on_delete(plugin: Plugin, sandbox: Sandbox) -> None:
     state = plugin.up(None, {"campaign_id": "camp_1", "pause_on_delete": True})
     sandbox.clear_requests()
-    plugin.destroy(state)
+    with plugin.next_run() as destroy:  # `pulumi destroy`: a run of its own
+        destroy.destroy(state)
     assert sandbox.drain_counts() == {"POST pause": 1}
     assert sandbox.status("camp_1") == "paused"
 
