@@ -283,18 +283,20 @@ class LeadterraClient:
         ceiling = min(self._retry.max_delay, self._retry.base_delay * (2 ** (attempt - 1)))
         return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
-    def _retry_delay(self, attempt: int, response: Optional[Reply]) -> float:
+    def _retry_delay(self, attempt: int, response: Optional[Reply], remaining: float = math.inf) -> float:
         """How long to wait before the next attempt: the server's Retry-After, else back-off.
 
         Retry-After is a floor, never a schedule: a 429 answered to 32 parallel resources names
         the same instant for all of them, and retrying exactly then would bring the same burst
         back. So a jitter of up to a quarter of the wait (at least ``base_delay``, at most
-        ``max_delay``) is added on top; never less than the server asked.
+        ``max_delay``) is added on top; never less than the server asked, and never so much that
+        a wait that fits in the ``remaining`` budget no longer does (half of what is left).
         """
         if response is not None:
             wait = _retry_after_seconds(response.headers.get("Retry-After"), time.time())
             if wait is not None:
                 spread = min(self._retry.max_delay, max(self._retry.base_delay, wait * _RETRY_AFTER_SPREAD))
+                spread = min(spread, max(0.0, (remaining - wait) / 2))
                 return wait + random.uniform(0, spread)  # noqa: S311 - jitter, not cryptography
         return self._backoff(attempt)
 
@@ -361,7 +363,7 @@ class LeadterraClient:
                 error = _error_for(response, campaign_id, self._secrets)
             if not _should_retry(response):
                 raise error from None
-            wait = self._retry_delay(attempt, response)
+            wait = self._retry_delay(attempt, response, deadline.remaining())
             if attempt >= policy.max_attempts or wait >= deadline.remaining():
                 raise error.gave_up(attempt) from None
             if self._sleep is not None:

@@ -47,6 +47,7 @@ from .settings import (
     base_url_problem,
     campaign_id_problem,
     key_fingerprint,
+    key_kind,
     key_problem,
 )
 from .transport import Cancellation
@@ -331,7 +332,11 @@ class Lifecycle:
         if source in _RUN_KEY_SOURCES:
             inputs.pop("api_key", None)
         inputs["api_key_source"] = source
-        inputs["api_key_fingerprint"] = key_fingerprint(key)
+        if key_problem(key) is None:  # else settings.problems has said why, without the key
+            inputs["api_key_fingerprint"] = key_fingerprint(key)
+            # What kind of key it is (not the key): the policy pack refuses live keys outside
+            # production, and the key itself (the run's) is no longer in the checked inputs.
+            inputs["api_key_kind"] = key_kind(key)
         return str(key)
 
     def _preflight(self, olds: dict[str, Any], inputs: dict[str, Any], key: str) -> list[tuple[str, str]]:
@@ -391,12 +396,14 @@ class Lifecycle:
 
         State can be wrong: a run killed after its start reached Leadterra but before the engine
         recorded it leaves "paused" in state for a running campaign. So the brake trusts no state
-        (one idempotent pause per campaign, every run, is cheap in an incident), ``healAll``
-        re-asserts every declaration (the repair after an interrupted run), and ``heal`` those
-        owned by Git (``reconcile=True``).
+        (one idempotent pause per campaign, every run, is cheap in an incident), and ``healAll``
+        (the repair after an interrupted run) pauses every campaign declared paused. Stale state
+        is dangerous in that direction only: "running" in state for a paused campaign is someone's
+        pause, which only ``heal`` undoes, for campaigns owned by Git (``reconcile=True``).
         """
         settings = self.settings
-        return settings.pause_all or settings.heal_all or (settings.heal and props.get("reconcile") is True)
+        owned = (settings.heal or settings.heal_all) and props.get("reconcile") is True
+        return settings.pause_all or owned or (settings.heal_all and self._desired(props) == "paused")
 
     def _desired(self, props: dict[str, Any]) -> Any:
         """The status this run applies: the brake's paused, the declared one, or None when the
@@ -466,7 +473,10 @@ class Lifecycle:
                 campaign_id=campaign_id,
             )
         healed_at = self._healed_at(previous, desired, reported, body)
-        if healed_at != previous.get("healed_at") and not settings.pause_all:
+        # Not under the brake (pausing everything is its job), nor at a new endpoint (its
+        # timestamps were never this stack's).
+        same_endpoint = props.get("base_url") == previous.get("base_url")
+        if healed_at != previous.get("healed_at") and not settings.pause_all and same_endpoint:
             self._warn(_undone_message(campaign_id, desired, healed_at))
         started_at = body.get("startedAt") or previous.get("started_at")
         paused_at = None if reported == "running" else body.get("pausedAt") or previous.get("paused_at")

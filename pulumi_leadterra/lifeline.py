@@ -5,8 +5,10 @@ out-of-memory runner): nothing tells it, so calls in flight go on retrying and t
 for minutes, and every start it sends then is one no state will ever record. Both front ends
 therefore watch the engine's address, the one the engine passes on the command line: while the
 engine lives, its gRPC server listens there; once it is gone, nothing does. A refused connection
-is the one sign taken for "gone" (a slow or busy engine only times out), and then the process
-cancels what is in flight and exits at once, sending nothing more.
+is the one sign taken for "gone" (a slow or busy engine only times out; two refusals in a row
+are required), and then the process cancels what is in flight and exits at once, sending nothing
+more. Not covered: a provider started by hand and attached with ``PULUMI_DEBUG_PROVIDERS`` (it
+has no engine address to watch), and a dead engine's port taken at once by another listener.
 
 Why the address and not the parent process: the dynamic provider runs under a shell script
 (``pulumi-resource-pulumi-python``) and a plugin loaded by path runs under a language host, and
@@ -31,6 +33,10 @@ __all__ = ["PROBE_SECONDS", "engine_address", "watch_engine"]
 PROBE_SECONDS = 0.25
 #: Exit status of a provider that found its engine gone.
 _GONE_EXIT = 1
+#: Refusals in a row that mean "gone", and the pause between them: a listening engine never
+#: refuses, but a full accept queue can refuse once on some kernels; a dead one refuses always.
+_REFUSALS = 2
+_CONFIRM_SECONDS = 0.05
 
 _log = logging.getLogger("pulumi_leadterra")
 _started: set[str] = set()
@@ -81,13 +87,15 @@ def watch_engine(
         _started.add(address)
 
     def run() -> None:
+        refusals = 0
         while True:
-            time.sleep(interval)
-            if not _refused(address, timeout=max(interval, 1.0)):
+            time.sleep(interval if refusals == 0 else _CONFIRM_SECONDS)
+            refusals = refusals + 1 if _refused(address, timeout=max(interval, 1.0)) else 0
+            if refusals < _REFUSALS:
                 continue
-            _log.warning("the Pulumi engine at %s is gone; exiting without sending anything more", address)
             try:
-                on_gone()
+                on_gone()  # first: nothing in flight may send while this is being said
+                _log.warning("the Pulumi engine at %s is gone; exiting, sending nothing more", address)
             finally:
                 exit_process(_GONE_EXIT)
             return

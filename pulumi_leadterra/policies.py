@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 import pulumi
 from pulumi_policy import (
@@ -29,7 +29,7 @@ from pulumi_policy.proxy import UnknownValueError
 from .resource import CAMPAIGN_STATE_TYPE
 from .schema import TYPE_TOKEN as NATIVE_TYPE
 from .schema import to_camel
-from .settings import DEFAULT_BASE_URL, Settings, base_url_problem, is_loopback_url
+from .settings import DEFAULT_BASE_URL, Settings, base_url_problem, is_loopback_url, key_kind
 
 __all__ = [
     "POLICIES",
@@ -84,22 +84,26 @@ _KEY_SOURCES = {
 }
 
 
-def _effective_key(resource_type: str, props: Mapping[str, Any]) -> tuple[Any, str]:
-    """The key the provider would use, and where from, in the provider's own precedence.
+def _effective_key_kind(resource_type: str, props: Mapping[str, Any]) -> tuple[Optional[str], str]:
+    """The kind of key the provider would use (``live``, ``test``, ``other``), and where from.
 
-    ``api_key=``, else stack config ``leadterra:apiKey``, else ``LEADTERRA_API_KEY`` in the
-    environment the engine runs the pack with (the same one it runs the provider with).
+    The engine hands the pack the provider's checked inputs: they name the kind of the key the
+    provider resolved (``api_key_kind``, never the key) and where it came from, whichever way it
+    arrived (``api_key=``, stack config, an explicit provider's ``apiKey``, the environment).
+    Inputs checked by an older provider carry the key itself, or nothing: then stack config and
+    the environment the engine runs the pack with decide, through the provider's own Settings.
     """
+    source = _prop(resource_type, props, "api_key_source")
+    kind = _prop(resource_type, props, "api_key_kind")
+    if isinstance(kind, str):
+        return kind, _KEY_SOURCES.get(source or "input", "the resource's api_key")
     key = _prop(resource_type, props, "api_key")
-    if key is not None:
-        # The engine hands the pack the provider's checked inputs, where the key from stack
-        # config or the environment already stands in api_key, with api_key_source saying which.
-        source = _prop(resource_type, props, "api_key_source")
-        return key, _KEY_SOURCES.get(source or "input", "the resource's api_key")
-    # Stack config, then the environment: the provider's own Settings decide, not a copy here.
+    if isinstance(key, str):
+        return key_kind(key), _KEY_SOURCES.get(source or "input", "the resource's api_key")
     config = pulumi.Config("leadterra")
     settings = Settings.load(lambda name: config.get(name.split(":", 1)[1]))
-    return settings.api_key, _KEY_SOURCES.get(settings.api_key_source or "", "")
+    found = key_kind(settings.api_key) if isinstance(settings.api_key, str) else None
+    return found, _KEY_SOURCES.get(settings.api_key_source or "", "")
 
 
 def _is_running(resource_type: str, props: Mapping[str, Any]) -> bool:
@@ -123,8 +127,8 @@ def _validate_no_live_sends(args: ResourceValidationArgs, report: ReportViolatio
             "allowedBaseUrls, add the stack to productionStacks, or declare status='paused'.",
             None,
         )
-    key, where = _effective_key(args.resource_type, args.props)
-    if isinstance(key, str) and key.startswith("sk_live_"):
+    kind, where = _effective_key_kind(args.resource_type, args.props)
+    if kind == "live":
         # Never echo the key itself: policy output lands in CI logs.
         report(
             f"CampaignState {args.name} in non-production stack '{stack}' would use a live API key "

@@ -39,6 +39,7 @@ _CAMEL = {
     "api_key": "apiKey",
     "api_key_source": "apiKeySource",
     "api_key_fingerprint": "apiKeyFingerprint",
+    "api_key_kind": "apiKeyKind",
     "started_at": "startedAt",
     "paused_at": "pausedAt",
     "healed_at": "healedAt",
@@ -80,8 +81,9 @@ _CONFIG: dict[str, dict[str, Any]] = {
     ),
     "healAll": _p(
         "boolean",
-        "This run re-asserts every CampaignState that declares a status, reconcile or not, with one "
-        "idempotent call each: the repair after an interrupted run. Set it for that run only.",
+        "The repair after an interrupted run: this run pauses every CampaignState declared paused, "
+        "whatever state records (one idempotent pause each), and heals reconcile=true ones as heal "
+        "does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.",
         defaultInfo={"environment": ["LEADTERRA_HEAL_ALL"]},
     ),
     "pauseAll": _p(

@@ -32,6 +32,7 @@ __all__ = [
     "campaign_id_problem",
     "is_loopback_url",
     "key_fingerprint",
+    "key_kind",
 ]
 
 DEFAULT_BASE_URL = "https://app.leadterra.co"
@@ -308,6 +309,13 @@ def key_fingerprint(key: str) -> str:
     turned back into it, and two keys of one stack do not collide in practice.
     """
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def key_kind(key: str) -> str:
+    """``live``, ``test`` or ``other``: the part of a key that is no secret (its prefix)."""
+    if key.startswith("sk_live_"):
+        return "live"
+    return "test" if key.startswith("sk_test_") else "other"
 
 
 #: Where a key came from, as recorded in state (``api_key_source``).

@@ -169,6 +169,9 @@ def test_retry_after_gets_jitter_so_parallel_calls_do_not_retry_in_lockstep(sand
     waits = [c._retry_delay(1, reply) for _ in range(32)]
     assert min(waits) >= 4.0 and max(waits) <= 5.0
     assert len({round(wait, 3) for wait in waits}) > 24 and max(waits) - min(waits) > 0.5
+    # The jitter never turns a wait that fits in what is left of the budget into a give-up.
+    tight = [c._retry_delay(1, reply, remaining=4.4) for _ in range(200)]
+    assert min(tight) >= 4.0 and max(tight) <= 4.2
 
 
 def test_429_honours_retry_after_http_date(sandbox: Sandbox) -> None:

@@ -446,24 +446,35 @@ def test_the_brake_and_heal_all_repair_what_an_interrupted_run_left_running(
     assert {sandbox.status(f"camp_{i}") for i in (1, 2, 3)} == {"paused"}
 
 
-def test_heal_all_starts_only_what_is_declared_running_and_leaves_imports(run: Run, sandbox: Sandbox) -> None:
+def test_heal_all_pauses_what_is_declared_paused_and_undoes_no_dashboard_pause(
+    run: Run, sandbox: Sandbox
+) -> None:
+    """healAll repairs the dangerous direction only: every campaign declared paused is paused
+    again. A campaign declared running but paused in the dashboard stays paused (that pause was
+    someone's decision), unless Git owns it (reconcile=True), as in any heal run."""
     declared = {
         "a": {"campaign_id": "camp_1"},  # running, reconcile False
         "b": {"campaign_id": "camp_2", "status": "paused"},
+        "c": {"campaign_id": "camp_3", "reconcile": True},  # running, owned by Git
     }
     plugin = run()
     state = {name: plugin.up(None, news) for name, news in declared.items()}
     sandbox.put("camp_1", status="paused")  # paused in the dashboard
+    sandbox.put("camp_3", status="paused")
     sandbox.clear_requests()
-    assert run(heal="true").preview(state["a"], declared["a"]) == "same"  # heal: reconcile=True only
     plugin = run(healAll="true")
+    assert {n: plugin.preview(state[n], news) for n, news in declared.items()} == {
+        "a": "same",
+        "b": "update",
+        "c": "update",
+    }
     state = {name: plugin.up(state[name], news) for name, news in declared.items()}
-    assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
-    assert [sandbox.status("camp_1"), sandbox.status("camp_2")] == ["running", "draft"]
+    assert sandbox.drain_counts() == {"POST pause": 1, "POST start": 1}
+    assert [sandbox.status(c) for c in ("camp_1", "camp_2", "camp_3")] == ["paused", "draft", "running"]
     # With the brake on too, the brake wins: nothing starts.
     plugin = run(healAll="true", pauseAll="true")
     state = {name: plugin.up(state[name], news) for name, news in declared.items()}
-    assert sandbox.drain_counts() == {"POST pause": 2} and sandbox.status("camp_1") == "paused"
+    assert sandbox.drain_counts() == {"POST pause": 3} and sandbox.status("camp_3") == "paused"
 
 
 def test_the_brake_holds_even_if_stale_inputs_say_running(run: Run, sandbox: Sandbox) -> None:

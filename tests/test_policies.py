@@ -240,6 +240,19 @@ def test_native_resources_get_the_same_guardrails(analyzer_factory: Any) -> None
     assert dev.analyze("hold", native(status="paused"), type_=NATIVE) == []
 
 
+def test_a_live_key_the_provider_resolved_is_seen_without_the_key_in_inputs(analyzer_factory: Any) -> None:
+    """An explicit native provider's apiKey (another stack's live key, say) is not in the stack's
+    config, and the provider keeps the run's key out of the checked inputs: the kind it records
+    is what the pack reads."""
+    dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX, "leadterra:apiKey": "sk_test_x"})
+    checked = native(baseUrl=SANDBOX, apiKeySource="config", apiKeyKind="live")
+    (diag,) = dev.analyze("launch", checked, type_=NATIVE)
+    assert diag.policyName == NO_LIVE and "stack config leadterra:apiKey" in diag.message
+    assert dev.analyze("launch", {**checked, "apiKeyKind": "test"}, type_=NATIVE) == []
+    dynamic = campaign(api_key_source="environment", api_key_kind="live")
+    assert names(dev.analyze("launch", dynamic)) == [NO_LIVE]
+
+
 def test_native_and_dynamic_resources_count_together(analyzer_factory: Any) -> None:
     dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX})
     request = analyzer_pb2.AnalyzeStackRequest(

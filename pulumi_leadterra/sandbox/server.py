@@ -103,6 +103,9 @@ class _Handler(BaseHTTPRequestHandler):
         super().handle_one_request()
 
     def parse_request(self) -> bool:
+        # The request line has been read: the request has arrived (on a kept-alive connection,
+        # handle_one_request began waiting for it long before).
+        self._received = time.time()
         if not super().parse_request():
             return False  # already answered (400, 431, ...) through send_error
         self._headers_read = True

@@ -73,7 +73,7 @@ export interface ProviderArgs {
      */
     heal?: pulumi.Input<boolean | undefined>;
     /**
-     * This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+     * The repair after an interrupted run: this run pauses every CampaignState declared paused, whatever state records (one idempotent pause each), and heals reconcile=true ones as heal does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.
      */
     healAll?: pulumi.Input<boolean | undefined>;
     /**

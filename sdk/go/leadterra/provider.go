@@ -74,7 +74,7 @@ type providerArgs struct {
 	ConnectTimeout *float64 `pulumi:"connectTimeout"`
 	// This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
 	Heal *bool `pulumi:"heal"`
-	// This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+	// The repair after an interrupted run: this run pauses every CampaignState declared paused, whatever state records (one idempotent pause each), and heals reconcile=true ones as heal does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.
 	HealAll *bool `pulumi:"healAll"`
 	// Attempts per call, 1-100 (default 4).
 	MaxAttempts *int `pulumi:"maxAttempts"`
@@ -102,7 +102,7 @@ type ProviderArgs struct {
 	ConnectTimeout pulumi.Float64PtrInput
 	// This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
 	Heal pulumi.BoolPtrInput
-	// This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+	// The repair after an interrupted run: this run pauses every CampaignState declared paused, whatever state records (one idempotent pause each), and heals reconcile=true ones as heal does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.
 	HealAll pulumi.BoolPtrInput
 	// Attempts per call, 1-100 (default 4).
 	MaxAttempts pulumi.IntPtrInput

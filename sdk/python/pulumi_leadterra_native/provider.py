@@ -38,7 +38,7 @@ class ProviderArgs:
         :param pulumi.Input[_builtins.str] base_url: The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.
         :param pulumi.Input[_builtins.float] connect_timeout: Connect timeout in seconds, above 0 up to 600 (default 5).
         :param pulumi.Input[_builtins.bool] heal: This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
-        :param pulumi.Input[_builtins.bool] heal_all: This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+        :param pulumi.Input[_builtins.bool] heal_all: The repair after an interrupted run: this run pauses every CampaignState declared paused, whatever state records (one idempotent pause each), and heals reconcile=true ones as heal does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.
         :param pulumi.Input[_builtins.int] max_attempts: Attempts per call, 1-100 (default 4).
         :param pulumi.Input[_builtins.bool] pause_all: The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
         :param pulumi.Input[_builtins.bool] preflight: Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
@@ -136,7 +136,7 @@ class ProviderArgs:
     @pulumi.getter(name="healAll")
     def heal_all(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
-        This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+        The repair after an interrupted run: this run pauses every CampaignState declared paused, whatever state records (one idempotent pause each), and heals reconcile=true ones as heal does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.
         """
         return pulumi.get(self, "heal_all")
 
@@ -257,7 +257,7 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.Input[_builtins.str] base_url: The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.
         :param pulumi.Input[_builtins.float] connect_timeout: Connect timeout in seconds, above 0 up to 600 (default 5).
         :param pulumi.Input[_builtins.bool] heal: This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
-        :param pulumi.Input[_builtins.bool] heal_all: This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+        :param pulumi.Input[_builtins.bool] heal_all: The repair after an interrupted run: this run pauses every CampaignState declared paused, whatever state records (one idempotent pause each), and heals reconcile=true ones as heal does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.
         :param pulumi.Input[_builtins.int] max_attempts: Attempts per call, 1-100 (default 4).
         :param pulumi.Input[_builtins.bool] pause_all: The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
         :param pulumi.Input[_builtins.bool] preflight: Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.

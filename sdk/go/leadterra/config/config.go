@@ -55,7 +55,7 @@ func GetHeal(ctx *pulumi.Context) bool {
 	return value
 }
 
-// This run re-asserts every CampaignState that declares a status, reconcile or not, with one idempotent call each: the repair after an interrupted run. Set it for that run only.
+// The repair after an interrupted run: this run pauses every CampaignState declared paused, whatever state records (one idempotent pause each), and heals reconcile=true ones as heal does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.
 func GetHealAll(ctx *pulumi.Context) bool {
 	v, err := config.TryBool(ctx, "leadterra:healAll")
 	if err == nil {
