@@ -14,9 +14,13 @@ would mark it), and unknowns go back as the sentinel.
 
 from __future__ import annotations
 
+import functools
 import sys
-from typing import Any, Optional
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, Optional, TypeVar
 
+import grpc
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -31,6 +35,7 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from .diagnostics import EngineLog
+from .errors import LeadterraError
 from .lifecycle import STATUSES, UNKNOWN, Lifecycle, campaign_id_problem
 from .lifeline import engine_address, watch_engine
 from .settings import Settings
@@ -38,6 +43,49 @@ from .settings import Settings
 __all__ = ["CampaignStateProvider", "STATUSES", "campaign_id_problem"]
 
 _SECRET_PROPERTY = "api_key"  # noqa: S105 - a property name, not a password
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _servicer_context() -> Optional[grpc.ServicerContext]:
+    """The gRPC context of the call this thread is serving, from the dynamic server's handler
+    (``Create(self, request, context)``, a few frames up), or None outside one."""
+    frame: Optional[FrameType] = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return None
+        context = frame.f_locals.get("context")
+        if isinstance(context, grpc.ServicerContext):
+            return context
+        frame = frame.f_back
+    return None
+
+
+def _one_sentence(empty: Any) -> Callable[[_F], _F]:
+    """A `LeadterraError` reaches the engine as its one sentence, as the README promises.
+
+    The dynamic server answers any exception with its whole traceback (``context.abort(UNKNOWN,
+    traceback.format_exc())``), which the CLI prints, ~24 lines per resource. So the error is put
+    on the call's context instead (code UNKNOWN, the sentence as details) and the method returns
+    ``empty``, from which the server builds an answer that the error status voids: the engine
+    reads the failed call and prints the sentence. Anything else (a bug) keeps its traceback.
+    """
+
+    def decorate(method: _F) -> _F:
+        @functools.wraps(method)
+        def wrapper(*args: Any) -> Any:
+            try:
+                return method(*args)
+            except LeadterraError as exc:
+                context = _servicer_context()
+                if context is None:
+                    raise
+                context.set_code(grpc.StatusCode.UNKNOWN)
+                context.set_details(f"{type(exc).__name__}: {exc}")
+                return empty
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def _plain(props: dict[str, Any]) -> dict[str, Any]:
@@ -101,19 +149,23 @@ class CampaignStateProvider(ResourceProvider):
             changes=diff.changes, replaces=diff.replaces, stables=[], delete_before_replace=False
         )
 
+    @_one_sentence(CreateResult("", {}))
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self.core.create(_plain(props))
         return CreateResult(outs["campaign_id"], _wire(outs))
 
+    @_one_sentence(UpdateResult({}))
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(_wire(self.core.update(_plain(olds), _plain(news))))
 
+    @_one_sentence(ReadResult("", {}))
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         read_id, outs, inputs = self.core.read(id_, _plain(props))
         if inputs is None:  # a refresh: the SDKs before 3.216 know no inputs here
             return ReadResult(read_id, _wire(outs))
         return ReadResult(read_id, _wire(outs), _wire(inputs))
 
+    @_one_sentence(None)
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Forget the campaign; with ``pause_on_delete``, pause it first (one POST .../pause).
 

@@ -15,7 +15,7 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
-from harness.engine import PROVIDER_BLOB, Plugin, PluginError, StepLog, make_plugin
+from harness.engine import PROVIDER_BLOB, Plugin, PluginError, Resource, StepLog, make_plugin
 from harness.sandbox import Sandbox
 from pulumi_leadterra import CampaignStateProvider
 from tests.conftest import TEST_KEY
@@ -335,3 +335,33 @@ def test_provider_blob_change_is_no_diff(plugin: Plugin, sandbox: Sandbox) -> No
     assert other != PROVIDER_BLOB
     diff = plugin.diff(state.id, state.outputs, {**state.inputs, "__provider": other})
     assert diff.changes == DIFF_NONE
+
+
+@pytest.mark.parametrize(
+    ("news", "first_words"),
+    [
+        ({"campaign_id": "camp_missing"}, "CampaignNotFoundError: campaign camp_missing: "),
+        ({"campaign_id": "camp_noleads"}, "NoLeadsEnrolledError: campaign camp_noleads: "),
+        ({"campaign_id": "camp_1", "base_url": "http://127.0.0.1:9"}, "APIConnectionError: campaign camp_1: "),
+    ],
+)
+def test_an_error_is_one_sentence_on_both_front_ends(
+    plugin: Plugin, sandbox: Sandbox, news: dict[str, Any], first_words: str
+) -> None:
+    """What `pulumi up` prints for a failed step: the error's one sentence, no traceback (the
+    dynamic server sends one with every exception; the provider puts its sentence on the call)."""
+    with pytest.raises(PluginError) as info:
+        plugin.up(None, news)
+    assert info.value.details.startswith(first_words), info.value.details
+    assert "\n" not in info.value.details and "Traceback" not in info.value.details
+    state = plugin.up(None, {"campaign_id": "camp_2"})  # the next call is served as usual
+    assert state.id == "camp_2"
+    # A refresh and a destroy (next runs) that fail say one sentence too.
+    sandbox.accept_keys("sk_test_someone_else_entirely")
+    stored = Resource(state.id, state.inputs, {**state.outputs, "pause_on_delete": True})
+    with plugin.next_run() as later:
+        for step in (later.refresh, later.destroy):
+            with pytest.raises(PluginError) as info:
+                step(stored)
+            assert info.value.details.startswith("AuthenticationError: campaign camp_2: ")
+            assert "\n" not in info.value.details
