@@ -342,7 +342,7 @@ def test_provider_blob_change_is_no_diff(plugin: Plugin, sandbox: Sandbox) -> No
     [
         ({"campaign_id": "camp_missing"}, "CampaignNotFoundError: campaign camp_missing: "),
         ({"campaign_id": "camp_noleads"}, "NoLeadsEnrolledError: campaign camp_noleads: "),
-        ({"campaign_id": "camp_1", "base_url": "http://127.0.0.1:9"}, "APIConnectionError: campaign camp_1: "),
+        ({"campaign_id": "camp_1", "base_url": "http://127.0.0.1:9"}, "APIConnectionError: campaign camp_1"),
     ],
 )
 def test_an_error_is_one_sentence_on_both_front_ends(
