@@ -38,7 +38,7 @@ from .errors import (
     Secrets,
     ServerError,
 )
-from .settings import RetryPolicy, base_url_problem, campaign_id_problem, key_problem
+from .settings import RetryPolicy, base_url_problem, campaign_id_problem, is_loopback_url, key_problem
 from .transport import MAX_REPLY_BYTES, Cancellation, Deadline, Reply, Transport
 
 __all__ = ["LeadterraClient", "USER_AGENT"]
@@ -192,6 +192,20 @@ def _error_for(reply: Reply, campaign_id: Optional[str], secrets: Secrets) -> Le
     )
 
 
+def _refused(exc: BaseException) -> bool:
+    """Whether a failed request never connected because nothing listens there (urllib3 wraps
+    the socket's ConnectionRefusedError, sometimes twice)."""
+    seen: Optional[BaseException] = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        reason = getattr(seen, "reason", None)
+        seen = reason if isinstance(reason, BaseException) else (seen.__cause__ or seen.__context__)
+    return False
+
+
 def _should_retry(response: Optional[Reply]) -> bool:
     """Retry what may succeed next time: no answer at all, a 429, or a 5xx. Start and pause are
     idempotent by contract, so repeating them is safe; any other 4xx will not change."""
@@ -257,6 +271,16 @@ class LeadterraClient:
 
     def __repr__(self) -> str:
         return f"LeadterraClient(base_url={self._base_url!r})"
+
+    def _refused_reason(self) -> str:
+        """A refused connection names where it went (a base URL holds no credential: see
+        `base_url_problem`) and, on loopback, the likely cause: no sandbox listening there."""
+        hint = (
+            "; is the sandbox running? (make sandbox, or .venv/bin/leadterra-sandbox --port PORT)"
+            if is_loopback_url(self._base_url)
+            else ""
+        )
+        return f"{self._base_url} refused the connection{hint}"
 
     def __getstate__(self) -> Any:
         raise TypeError("LeadterraClient holds a credential and must not be pickled")
@@ -350,6 +374,8 @@ class LeadterraClient:
                     f"no complete answer within the retry budget of {policy.budget:g} s "
                     "(leadterra:retryBudget)"
                     if deadline.expired or deadline.remaining() <= 0
+                    else self._refused_reason()
+                    if _refused(exc)
                     else f"request failed before any HTTP response ({type(exc).__name__})"
                 )
                 error: LeadterraError = APIConnectionError(reason, campaign_id=campaign_id)

@@ -333,6 +333,8 @@ class Settings:
     api_key: Optional[str] = None
     api_key_source: Optional[KeySource] = None
     base_url: Optional[str] = None
+    #: Where ``base_url`` came from, so that a problem with it names what the user set.
+    base_url_source: Optional[str] = None
     retry: RetryPolicy = RetryPolicy()
     heal: bool = False
     heal_all: bool = False
@@ -366,10 +368,14 @@ class Settings:
             flags[field], flag_problem = _flag(stack_value, environ.get(env_name), name, env_name)
             if flag_problem:
                 problems.append(flag_problem)
+        config_url, env_url = get("leadterra:baseUrl") or None, environ.get(_ENV_BASE_URL) or None
         return cls(
             api_key=key,
             api_key_source=source if key else None,
-            base_url=get("leadterra:baseUrl") or environ.get(_ENV_BASE_URL) or None,
+            base_url=config_url or env_url,
+            base_url_source=(
+                "stack config leadterra:baseUrl" if config_url else _ENV_BASE_URL if env_url else None
+            ),
             retry=retry,
             problems=tuple(problems),
             **flags,
@@ -388,7 +394,8 @@ class Settings:
         url = (input_url or self.base_url or DEFAULT_BASE_URL).rstrip("/")
         problem = base_url_problem(url)
         if problem:
-            raise ConfigurationError(problem)
+            where = None if input_url else self.base_url_source
+            raise ConfigurationError(f"{where}: {problem}" if where else problem)
         return url
 
     def raise_problems(self) -> None:

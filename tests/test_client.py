@@ -28,6 +28,7 @@ from pulumi_leadterra import (
     ServerError,
     __version__,
 )
+from pulumi_leadterra.settings import Settings
 from pulumi_leadterra.transport import Reply, proxies_for
 from tests.conftest import TEST_KEY
 
@@ -428,3 +429,30 @@ def test_the_http_status_decides_the_error_class_first(sandbox: Sandbox, status:
     with pytest.raises(LeadterraError) as info:
         c.start("camp_1")
     assert type(info.value) is cls and not info.value.campaign_gone
+
+
+def test_a_refused_connection_names_the_url_and_on_loopback_the_sandbox() -> None:
+    client = LeadterraClient("http://127.0.0.1:9", TEST_KEY, RetryPolicy(max_attempts=1))
+    with pytest.raises(APIConnectionError) as info:
+        client.start("camp_1")
+    assert "http://127.0.0.1:9 refused the connection; is the sandbox running?" in str(info.value)
+    assert TEST_KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "where"),
+    [
+        ({"leadterra:baseUrl": "http://example.com"}, {}, "stack config leadterra:baseUrl: "),
+        ({}, {"LEADTERRA_BASE_URL": "http://example.com"}, "LEADTERRA_BASE_URL: "),
+    ],
+)
+def test_a_base_url_problem_names_where_the_url_was_set(
+    config: dict[str, str], env: dict[str, str], where: str
+) -> None:
+    settings = Settings.load(config.get, env)
+    with pytest.raises(ConfigurationError) as info:
+        settings.resolve_base_url(None)
+    assert info.value.api_message.startswith(where + "base URL http://example.com is plain http")
+    with pytest.raises(ConfigurationError) as info:  # given as an input: the input's own words
+        settings.resolve_base_url("http://example.org")
+    assert info.value.api_message.startswith("base URL http://example.org is plain http")
