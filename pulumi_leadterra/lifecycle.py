@@ -81,14 +81,14 @@ STATUSES = ("running", "paused")
 #: What Leadterra may report for a campaign this resource holds; anything else is an error.
 _OBSERVABLE = ("running", "paused", "draft")
 _NOT_SENDING = ("paused", "draft")
-_KEY_SOURCES = ("input", "config", "environment")
+_KEY_SOURCES = ("input", "config", "provider", "environment")
 # What the API told us about a campaign, kept as it is by an update that sends nothing.
 _OBSERVED = ("status", "started_at", "paused_at", "healed_at", "drift", "stats", "sent_baseline")
 _BOOLEANS = ("reconcile", "pause_on_delete")
 # Inputs changed in place; of these, only a new base URL sends a call (to the new endpoint).
 _UPDATABLE = ("reconcile", "pause_on_delete", "base_url", "api_key", "api_key_source", "api_key_fingerprint")
 # Keys that state never holds, only their fingerprint: they belong to the run, not the resource.
-_RUN_KEY_SOURCES = ("config", "environment")
+_RUN_KEY_SOURCES = ("config", "provider", "environment")
 #: ``held_status`` of an imported campaign whose program declares no status: nothing is held.
 HELD_NOTHING = "none"
 

@@ -126,6 +126,7 @@ class LeadterraProvider(p.Provider):
     def __init__(self, engine: str = "") -> None:
         self._core: Optional[Lifecycle] = None
         self._engine_log = EngineLog(engine or None)
+        self._explicit = False  # set by CheckConfig: an explicit provider resource, not the default
         self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="leadterra")
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
@@ -142,6 +143,9 @@ class LeadterraProvider(p.Provider):
         return p.GetSchemaResponse(schema=json.dumps(SCHEMA))
 
     async def check_config(self, request: p.CheckRequest) -> p.CheckResponse:
+        # The default provider is named default (default_X_Y_Z); any other is an explicit
+        # provider resource, whose apiKey is its own property, not the stack's config.
+        self._explicit = not request.urn.rsplit("::", 1)[-1].startswith("default")
         # Settings are validated where they are used: check reports each problem before any
         # request, on the resource that would use it.
         return p.CheckResponse(inputs=request.new_inputs, failures=[])
@@ -155,7 +159,8 @@ class LeadterraProvider(p.Provider):
                 return _plain(args[name])
             return variables.get(f"{PACKAGE}:config:{name}")
 
-        self._core = Lifecycle(Settings.load(get), warn=self._engine_log.warning)
+        source = "provider" if self._explicit else "config"
+        self._core = Lifecycle(Settings.load(get, config_source=source), warn=self._engine_log.warning)
         return p.ConfigureResponse(accept_secrets=True, supports_preview=True)
 
     async def check(self, request: p.CheckRequest) -> p.CheckResponse:

@@ -80,6 +80,7 @@ def _effective_base_url(resource_type: str, props: Mapping[str, Any]) -> Any:
 _KEY_SOURCES = {
     "input": "the resource's api_key",
     "config": "stack config leadterra:apiKey",
+    "provider": "the explicit provider's apiKey",
     "environment": "the environment variable LEADTERRA_API_KEY",
 }
 

@@ -343,17 +343,25 @@ class Settings:
     problems: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def load(cls, config_get: Any = None, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Read stack config through ``config_get`` (None outside the engine), then the env."""
+    def load(
+        cls, config_get: Any = None, environ: Mapping[str, str] = os.environ, config_source: str = "config"
+    ) -> Settings:
+        """Read configuration through ``config_get`` (None outside the engine), then the env.
+
+        ``config_source`` says what ``config_get`` reads: ``config``, the stack's ``leadterra:``
+        config (the default provider), or ``provider``, an explicit provider's own properties.
+        """
         get = config_get or (lambda _key: None)
         config_key = get("leadterra:apiKey") or None
         env_key = environ.get(_ENV_KEY) or None
-        key, source = (config_key, "config") if config_key else (env_key, "environment")
+        key, source = (config_key, config_source) if config_key else (env_key, "environment")
         problems: list[tuple[str, str]] = []
         if key is not None:
             problem = key_problem(key)
             if problem:
-                where = "stack config leadterra:apiKey" if source == "config" else _ENV_KEY
+                where = {"config": "stack config leadterra:apiKey", "provider": "the provider's apiKey"}.get(
+                    source, _ENV_KEY
+                )
                 problems.append(("api_key", f"the API key in {where} {problem}"))
         retry, retry_problems = RetryPolicy.from_config(lambda name: get(f"leadterra:{name}"))
         problems.extend(retry_problems)

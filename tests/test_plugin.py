@@ -193,3 +193,24 @@ def test_parameterize_is_unimplemented_not_an_error(native: NativePlugin) -> Non
         args = provider_pb2.ParameterizeRequest.ParametersArgs(args=["x"])
         native._call("Parameterize", provider_pb2.ParameterizeRequest(args=args))
     assert info.value.code == grpc.StatusCode.UNIMPLEMENTED and "Traceback" not in info.value.details
+
+
+@pytest.mark.parametrize(
+    ("provider_name", "source"),
+    [("default", "config"), ("default_0_1_0", "config"), ("prod-account", "provider")],
+)
+def test_an_explicit_providers_key_is_named_as_its_own_source(
+    sandbox: Sandbox, provider_name: str, source: str
+) -> None:
+    """CheckConfig's URN tells the default provider (the stack's config) from an explicit provider
+    resource (its own apiKey); either way the key stays out of the resource's inputs."""
+    native = NativePlugin()
+    try:
+        urn = f"urn:pulumi:dev::p::pulumi:providers:leadterra::{provider_name}"
+        news = to_struct({"apiKey": rpc.wrap_rpc_secret(TEST_KEY), "baseUrl": sandbox.url})
+        native._call("CheckConfig", provider_pb2.CheckRequest(urn=urn, news=news))
+        native.configure({"leadterra:apiKey": TEST_KEY, "leadterra:baseUrl": sandbox.url})
+        inputs, failures = native.check({}, {"campaign_id": "camp_1"})
+        assert failures == [] and inputs["api_key_source"] == source and "api_key" not in inputs
+    finally:
+        native.close()

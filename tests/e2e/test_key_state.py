@@ -109,3 +109,35 @@ def test_the_config_key_is_never_in_state_and_old_state_migrates_quietly(
         assert not set(_KEY_NAMES) & set(resource["outputs"])
     project("preview", "--expect-no-changes")
     assert sandbox.drain_counts() == {}
+
+
+def test_an_explicit_providers_key_is_its_own_source_and_not_in_the_resources_state(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    project = Project(tmp_path, secrets=[TEST_KEY])
+    program = project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+    program["config"] = {"acctKey": {"type": "string", "secret": True}}
+    program["resources"] = {
+        "acct": {
+            "type": "pulumi:providers:leadterra",
+            "properties": {"apiKey": "${acctKey}", "baseUrl": sandbox.url},
+        },
+        "launch": {
+            "type": TYPE_TOKEN,
+            "properties": {"campaignId": "camp_1"},
+            "options": {"provider": "${acct}"},
+        },
+    }
+    program.pop("outputs", None)
+    project.write_yaml("Pulumi.yaml", program)
+    project("stack", "init", "dev")
+    project("config", "set", "--secret", "acctKey", TEST_KEY)
+    project.up()
+    assert sandbox.drain_counts() == {"POST start": 1}
+    (launch,) = project.resources(TYPE_TOKEN).values()
+    assert launch["outputs"]["apiKeySource"] == "provider"
+    assert launch["outputs"]["apiKeyFingerprint"] == key_fingerprint(TEST_KEY)
+    for props in (launch["inputs"], launch["outputs"]):
+        assert not set(_KEY_NAMES) & set(props)
+    project("preview", "--expect-no-changes")
+    assert sandbox.drain_counts() == {}
