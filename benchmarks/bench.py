@@ -7,8 +7,13 @@ by side in the same run, because this machine is shared and noisy. Prints one ta
 benchmarks/results/latest.json (untracked: the README keeps the figures of record).
 
 With a Pulumi CLI (`make engine`), a second section measures the same provider through the real
-`pulumi` command (benchmarks/cli_bench.py); without one it says it was skipped. `--only cli` or
-`--only protocol` runs one section.
+`pulumi` command (benchmarks/cli_bench.py): 100 campaigns on both providers, then the scale rows
+(1,000 and 2,000 creates, the native plugin against a no-op plugin, with and without checkpoints);
+without one it says it was skipped. `--only cli` or `--only protocol` runs one section, `--only
+scale` the scale rows alone.
+
+Smoke mode, to check that every path still runs (tiny N, a couple of minutes, figures
+meaningless): `LEADTERRA_BENCH_SMOKE=1 make bench`, or `python benchmarks/bench.py --smoke`.
 """
 
 from __future__ import annotations
@@ -108,10 +113,17 @@ def requests_per_step(workdir: Path, n: int) -> dict[str, int]:
             "status flip", lambda s: plugin.up(s, news(s.id, reconcile=True, status="paused")), states
         )
         step("destroy", plugin.destroy, states)
-        # destroy with pause_on_delete: a fresh set of running resources that opted in
+        # destroy with pause_on_delete: a fresh set of running resources that opted in, then
+        # `pulumi destroy` as its own run: a new plugin process. (The plugin that checked them
+        # running in this run would not pause them: it takes a delete after a check of the same
+        # campaign for the old half of a replacement.)
         states = parallel(lambda cid: plugin.up(None, news(cid, pause_on_delete=True)), ids)
         sandbox.admin.clear_requests()
-        step("destroy with pause_on_delete", plugin.destroy, states)
+        destroyer = configured_plugin(sandbox.url)
+        try:
+            step("destroy with pause_on_delete", destroyer.destroy, states)
+        finally:
+            destroyer.close()
     finally:
         plugin.close()
         sandbox.stop()
@@ -320,17 +332,50 @@ def main() -> int:
         help="fresh stacks per provider for the real-CLI section's timed runs (needs `make engine`)",
     )
     parser.add_argument(
+        "--scale-sizes",
+        type=lambda text: tuple(int(n) for n in text.split(",") if n),
+        default=cli_bench.SCALE_SIZES,
+        help="creates per up for the real-CLI scale rows, comma-separated (empty: none)",
+    )
+    parser.add_argument("--scale-runs", type=int, default=cli_bench.SCALE_RUNS, help="runs per scale row")
+    parser.add_argument(
+        "--scale-timeout",
+        type=float,
+        default=cli_bench.SCALE_TIMEOUT_S,
+        help="seconds after which a scale up is killed and reported as not finished",
+    )
+    parser.add_argument(
         "--only",
-        choices=("protocol", "cli"),
-        help="run one section: the plugin protocol figures, or the real-CLI figures",
+        choices=("protocol", "cli", "scale"),
+        help="run one section: the plugin protocol figures, the real-CLI figures, or only their scale rows",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        default=cli_bench.smoke_requested(),
+        help="tiny N everywhere, to check that every path runs (also LEADTERRA_BENCH_SMOKE=1)",
     )
     parser.add_argument(
         "--out",
         type=Path,
-        default=ROOT / "benchmarks" / "results" / "latest.json",
-        help="where the JSON results go (ignored by git: the README holds the figures of record)",
+        default=None,
+        help="where the JSON results go (ignored by git: docs/figures.md holds the figures of record); "
+        "default benchmarks/results/latest.json, or smoke.json for a smoke run",
     )
     args = parser.parse_args()
+    if args.out is None:
+        args.out = ROOT / "benchmarks" / "results" / ("smoke.json" if args.smoke else "latest.json")
+    if args.smoke:
+        args.repeats, args.campaigns, args.throughput_campaigns, args.samples = 1, 10, 20, 10
+        args.rss_seconds = 1.0
+        sizes = cli_bench.SMOKE
+    else:
+        sizes = cli_bench.Sizes(
+            runs=args.cli_runs,
+            scale_sizes=args.scale_sizes,
+            scale_runs=args.scale_runs,
+            scale_timeout_s=args.scale_timeout,
+        )
 
     import tempfile
 
@@ -342,13 +387,13 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="leadterra-bench-") as tmp:
         work = Path(tmp)
-        if args.only != "cli":
+        if args.only in (None, "protocol"):
             results.update(protocol_section(work, args))
         if args.only != "protocol":
             if find_cli() is None:
                 results["cli"] = {"skipped": CLI_SKIPPED}
             else:
-                results["cli"] = cli_bench.run(work / "cli", args.cli_runs)
+                results["cli"] = cli_bench.run(work / "cli", sizes=sizes, scale_only=args.only == "scale")
     results["wall_seconds"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
