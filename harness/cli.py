@@ -29,6 +29,16 @@ CLI_BIN = ROOT / ".pulumi-cli" / "bin"
 VENV_BIN = ROOT / ".venv" / "bin"
 
 
+#: What a provider process of ours looks like in its command line: the dynamic provider, the
+#: native plugin run as a module or console script, or loaded by path from the clone.
+PROVIDER_MARKS = (
+    "pulumi.dynamic",
+    "pulumi_leadterra.plugin",
+    "pulumi-resource-leadterra",
+    f"{ROOT / 'provider'} ",
+)
+
+
 def pinned_version() -> str:
     return (ROOT / ".pulumi.version").read_text().strip()
 
@@ -184,6 +194,23 @@ class Project:
         self("config", "set", "--secret", "leadterra:apiKey", key)
         for name, value in {"baseUrl": base_url, **settings}.items():
             self("config", "set", f"leadterra:{name}", value)
+
+    def processes(self, providers_only: bool = False) -> dict[int, str]:
+        """Every process still running with this project's ``PULUMI_HOME`` (the CLI, its language
+        hosts, its plugins), by PID, with its command line; ``providers_only``, our providers'."""
+        home = f"PULUMI_HOME={self.env['PULUMI_HOME']}".encode()
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if home in environ and (not providers_only or any(mark in cmdline for mark in PROVIDER_MARKS)):
+                found[int(entry.name)] = cmdline
+        return found
 
     def remove_empty_attrs(self) -> list[Path]:
         """The runbook's first step after a kill (docs/recovery.md): delete the zero-byte

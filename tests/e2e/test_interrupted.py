@@ -38,15 +38,6 @@ for i in range(1, {N + 1}):
     CampaignState(f"c{{i}}", campaign_id=f"camp_{{i}}", status=status)
 """
 
-#: What a provider process of ours looks like in /proc/PID/cmdline, for either front end.
-_PROVIDER_MARKS = (
-    "pulumi.dynamic",
-    "pulumi_leadterra.plugin",
-    "pulumi-resource-leadterra",
-    f"{ROOT / 'provider'} ",
-)
-
-
 def _project(tmp_path: Path, sandbox: Sandbox, variant: str) -> Project:
     project = Project(tmp_path, secrets=[TEST_KEY])
     if variant == "dynamic":
@@ -78,22 +69,6 @@ def _running(sandbox: Sandbox) -> list[str]:
     return [campaign for campaign in IDS if sandbox.status(campaign) == "running"]
 
 
-def _providers(home: str) -> list[int]:
-    """PIDs of provider processes started for this project (found by its PULUMI_HOME)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if f"PULUMI_HOME={home}".encode() in environ and any(mark in cmdline for mark in _PROVIDER_MARKS):
-            found.append(int(entry.name))
-    return found
-
-
 def _kill_mid_up(project: Project, sandbox: Sandbox) -> float:
     """`pulumi up` killed with kill -9 once a few of its starts have reached the sandbox (their
     answers held, so never recorded); returns when it was killed, after checking that nothing
@@ -106,15 +81,14 @@ def _kill_mid_up(project: Project, sandbox: Sandbox) -> float:
         assert proc.poll() is None, proc.communicate()[0]
         time.sleep(0.1)
     assert len(_running(sandbox)) >= 3, "the up should have started some campaigns by now"
-    assert _providers(project.env["PULUMI_HOME"]), "no provider process found to watch"
+    assert project.processes(providers_only=True), "no provider process found to watch"
     proc.kill()  # kill -9 of the CLI, by the PID this test started
     killed = time.time()
     proc.communicate(timeout=30)
 
-    home = project.env["PULUMI_HOME"]
-    while _providers(home) and time.time() < killed + 5:
+    while project.processes(providers_only=True) and time.time() < killed + 5:
         time.sleep(0.05)
-    assert _providers(home) == [], "a provider process outlived the CLI"
+    assert project.processes(providers_only=True) == {}, "a provider process outlived the CLI"
     assert time.time() - killed < 1.5, "a provider process outlived the CLI by more than a second"
     time.sleep(4)  # the read timeout is 2 s: a provider still retrying would have sent by now
     late = [r for r in sandbox.requests() if r["receivedAt"] > killed + 1]

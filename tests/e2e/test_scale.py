@@ -124,42 +124,6 @@ IDS = [f"camp_{i}" for i in range(1, N + 1)]
 HELD = IDS[-5:]
 PARALLEL = "8"
 
-#: What a provider process of ours looks like in /proc/PID/cmdline (the plugin run by path).
-_PROVIDER_MARKS = ("pulumi_leadterra.plugin", "pulumi-resource-leadterra", f"{ROOT / 'provider'} ")
-
-
-def _providers(home: str) -> list[int]:
-    """PIDs of provider processes started for this project (found by its PULUMI_HOME)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if f"PULUMI_HOME={home}".encode() in environ and any(mark in cmdline for mark in _PROVIDER_MARKS):
-            found.append(int(entry.name))
-    return found
-
-
-def _left_behind(home: str) -> dict[int, str]:
-    """Every process still running with this project's PULUMI_HOME: its PID and command line."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if f"PULUMI_HOME={home}".encode() in environ:
-            found[int(entry.name)] = cmdline
-    return found
-
-
 def _statuses(sandbox: Sandbox) -> dict[str, list[str]]:
     by_status: dict[str, list[str]] = {}
     for campaign in IDS:
@@ -236,21 +200,20 @@ def _killed_launch(tmp_path: Path, sandbox: Sandbox, skip_checkpoints: bool = Tr
     # One start each for the 25 answered (none retried); the held ones are out, maybe retried.
     answered = [c for c in IDS if c not in HELD]
     assert {c: starts[c] for c in answered} == dict.fromkeys(answered, 1)
-    home = project.env["PULUMI_HOME"]
-    assert _providers(home), "no provider process found to watch"
+    assert project.processes(providers_only=True), "no provider process found to watch"
     proc.kill()  # kill -9 of the CLI, by the PID this test started
     killed = time.time()
     output, _ = proc.communicate(timeout=30)
     assert TEST_KEY not in output
-    while _providers(home) and time.time() < killed + 5:
+    while project.processes(providers_only=True) and time.time() < killed + 5:
         time.sleep(0.05)
-    assert _providers(home) == [], "a provider process outlived the CLI"
+    assert project.processes(providers_only=True) == {}, "a provider process outlived the CLI"
     time.sleep(3)  # the read timeout is 2 s: a provider still retrying would have sent by now
     late = [r for r in sandbox.requests() if r["receivedAt"] > killed + 1]
     assert late == [], f"requests after the engine was gone: {late}"
     # Pulumi's own language hosts (the YAML program's, the Python plugin's) outlive a killed CLI,
     # idle: they send nothing to Leadterra. They were started by this test's CLI: ended by PID.
-    left = _left_behind(home)
+    left = project.processes()
     assert all("pulumi-language-" in cmdline for cmdline in left.values()), left
     for pid in left:
         os.kill(pid, signal.SIGKILL)
