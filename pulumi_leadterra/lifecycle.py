@@ -86,7 +86,15 @@ _KEY_SOURCES = ("input", "config", "provider", "environment")
 _OBSERVED = ("status", "started_at", "paused_at", "healed_at", "drift", "stats", "sent_baseline")
 _BOOLEANS = ("reconcile", "pause_on_delete")
 # Inputs changed in place; of these, only a new base URL sends a call (to the new endpoint).
-_UPDATABLE = ("reconcile", "pause_on_delete", "base_url", "api_key", "api_key_source", "api_key_fingerprint")
+_UPDATABLE = (
+    "reconcile",
+    "pause_on_delete",
+    "base_url",
+    "endpoint",
+    "api_key",
+    "api_key_source",
+    "api_key_fingerprint",
+)
 # Keys that state never holds, only their fingerprint: they belong to the run, not the resource.
 _RUN_KEY_SOURCES = ("config", "provider", "environment")
 #: ``held_status`` of an imported campaign whose program declares no status: nothing is held.
@@ -166,6 +174,14 @@ def _infer_from_stats(props: dict[str, Any], stats: dict[str, Any]) -> tuple[Any
         )
         return "running", drift, None
     return status, drift, sent if status in _NOT_SENDING else None
+
+
+def _moved(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """Whether the resource's calls now go to another API root than the one state records (a
+    new leadterra:baseUrl, another explicit provider): the campaign there gets its one call,
+    as for a new base_url input. State from before the endpoint was recorded moved nowhere."""
+    old, new = olds.get("endpoint"), news.get("endpoint")
+    return isinstance(old, str) and isinstance(new, str) and old != new
 
 
 def _undone_message(campaign_id: str, desired: str, stamp: Any) -> str:
@@ -275,6 +291,13 @@ class Lifecycle:
                 settings.resolve_base_url(None)
             except ConfigurationError as exc:
                 failures.append(("base_url", exc.api_message))
+        # Where this resource's calls go, however the URL arrived (input, stack config, an
+        # explicit provider, the environment, the default): a new one is a move (see `update`).
+        inputs.pop("endpoint", None)
+        if _unknown(base_url):
+            inputs["endpoint"] = UNKNOWN
+        elif not any(name == "base_url" for name, _ in failures):
+            inputs["endpoint"] = settings.resolve_base_url(base_url)
 
         key = self._check_key(news.get("api_key"), inputs, failures)
 
@@ -387,6 +410,8 @@ class Lifecycle:
         for name in _UPDATABLE:
             default = False if name in _BOOLEANS else None
             new, old = news.get(name, default), olds.get(name, default)
+            if name == "endpoint" and old is None:
+                continue  # state from before the endpoint was recorded: nothing to compare with
             if _unknown(new) or new != old:
                 detailed[name] = _kind(old, new)
         return Diff(detailed)
@@ -434,6 +459,7 @@ class Lifecycle:
             not _satisfies(olds.get("status"), desired)
             or self._reasserts(news)
             or news.get("base_url") != olds.get("base_url")
+            or _moved(olds, news)
         )
         if sends:
             return self._apply(news, previous=olds)
@@ -475,7 +501,7 @@ class Lifecycle:
         healed_at = self._healed_at(previous, desired, reported, body)
         # Not under the brake (pausing everything is its job), nor at a new endpoint (its
         # timestamps were never this stack's).
-        same_endpoint = props.get("base_url") == previous.get("base_url")
+        same_endpoint = props.get("base_url") == previous.get("base_url") and not _moved(previous, props)
         if healed_at != previous.get("healed_at") and not settings.pause_all and same_endpoint:
             self._warn(_undone_message(campaign_id, desired, healed_at))
         started_at = body.get("startedAt") or previous.get("started_at")
@@ -527,6 +553,8 @@ class Lifecycle:
             outs["held_status"] = held
         if props.get("base_url") is not None:
             outs["base_url"] = props["base_url"]
+        if isinstance(props.get("endpoint"), str):
+            outs["endpoint"] = props["endpoint"]
         api_key, source = props.get("api_key"), props.get("api_key_source")
         if source in _KEY_SOURCES:
             outs["api_key_source"] = source
@@ -596,7 +624,11 @@ class Lifecycle:
             # first up of the generated program diffs to nothing), and inputs of the campaign id
             # alone, so the generated program holds nothing until someone declares a status.
             key, source = self.settings.resolve_key(None)
-            held = {"campaign_id": campaign_id, "held_status": HELD_NOTHING}
+            held = {
+                "campaign_id": campaign_id,
+                "held_status": HELD_NOTHING,
+                "endpoint": self.settings.resolve_base_url(None),
+            }
             outs = self._outputs({**held, "api_key": key, "api_key_source": source}, stats=stats)
             return campaign_id, outs, {"campaign_id": campaign_id}
         status, drift, baseline = _infer_from_stats(props, stats)

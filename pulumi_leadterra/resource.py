@@ -49,6 +49,9 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
     #: ``sha256:`` and 16 hex digits of the key's hash: a rotation shows as an update. A key from
     #: stack config or the environment is never stored, even encrypted.
     api_key_fingerprint: pulumi.Output[str]
+    #: The API root this resource's calls go to (``base_url``, else stack config, else the live
+    #: API); a new one, however it arrives, gets the campaign its one call there.
+    endpoint: pulumi.Output[str]
     reconcile: pulumi.Output[bool]
     pause_on_delete: pulumi.Output[bool]
     base_url: pulumi.Output[Optional[str]]
@@ -78,6 +81,7 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
             "stats": None,
             "api_key_source": None,
             "api_key_fingerprint": None,
+            "endpoint": None,
             "held_status": None,
         }
         if api_key is not None:

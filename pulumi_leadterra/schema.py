@@ -142,7 +142,15 @@ _OUTPUTS: dict[str, dict[str, Any]] = {
         "The campaign's metrics as of the last refresh (GET .../stats).",
         additionalProperties={"$ref": "pulumi.json#/Any"},
     ),
-    "apiKeySource": _p("string", "Where the key in use came from: input, config or environment."),
+    "apiKeySource": _p(
+        "string",
+        "Where the key in use came from: input, config, provider (an explicit provider), environment.",
+    ),
+    "endpoint": _p(
+        "string",
+        "The API root this resource's calls go to (baseUrl, else the provider's, else the live API); "
+        "a new one, however it arrives, sends the campaign its one call there.",
+    ),
     "apiKeyFingerprint": _p(
         "string",
         "sha256: and the first 16 hex digits of the key's SHA-256: shows a rotation as an update. "

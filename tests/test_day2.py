@@ -362,6 +362,30 @@ def test_a_replacement_under_the_same_campaign_ends_as_declared(run: Run, sandbo
     assert sandbox.drain_counts() == {"POST pause": 1} and sandbox.status("camp_1") == "paused"
 
 
+def test_a_new_endpoint_from_configuration_gets_the_campaign_its_one_call(
+    run: Run, sandbox: Sandbox, tmp_path: Any
+) -> None:
+    """`pulumi config set leadterra:baseUrl <another endpoint>`: the resource's endpoint changes,
+    the preview says so, and the up sends the declared status there once; then quiet again."""
+    from pulumi_leadterra.sandbox import SandboxServer
+    from pulumi_leadterra.sandbox.store import new_campaign
+
+    news = {"campaign_id": "camp_1"}
+    state = run().up(None, news)
+    assert state.outputs["endpoint"] == sandbox.url
+    with SandboxServer(state_path=tmp_path / "other.json", campaigns=[new_campaign("camp_1")]) as other:
+        moved = Sandbox(other.url)
+        plugin = run(baseUrl=other.url)
+        assert plugin.preview(state, news) == "update"
+        state = plugin.up(state, news)
+        assert moved.drain_counts() == {"POST start": 1} and moved.status("camp_1") == "running"
+        assert sandbox.drain_counts() == {} and state.outputs["endpoint"] == other.url
+        assert run(baseUrl=other.url).preview(state, news) == "same"
+    # State from before the endpoint was recorded previews no change.
+    legacy = Resource(state.id, state.inputs, {k: v for k, v in state.outputs.items() if k != "endpoint"})
+    assert run().preview(legacy, news) == "same"
+
+
 # --- 5. the incident brake ----------------------------------------------------------------------
 
 

@@ -214,3 +214,17 @@ def test_an_explicit_providers_key_is_named_as_its_own_source(
         assert failures == [] and inputs["api_key_source"] == source and "api_key" not in inputs
     finally:
         native.close()
+
+
+def test_diff_config_names_each_changed_setting_and_never_replaces(native: NativePlugin) -> None:
+    olds = to_struct({"apiKey": rpc.wrap_rpc_secret(TEST_KEY), "baseUrl": "http://127.0.0.1:1"})
+    news = to_struct({"apiKey": rpc.wrap_rpc_secret(TEST_KEY), "baseUrl": "http://127.0.0.1:2", "heal": "true"})
+    urn = "urn:pulumi:dev::p::pulumi:providers:leadterra::default"
+    diff = native._call("DiffConfig", provider_pb2.DiffRequest(urn=urn, olds=olds, news=news))
+    assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and list(diff.replaces) == []
+    assert dict(diff.detailedDiff) == {
+        "baseUrl": provider_pb2.PropertyDiff(kind=provider_pb2.PropertyDiff.UPDATE, inputDiff=True),
+        "heal": provider_pb2.PropertyDiff(kind=provider_pb2.PropertyDiff.ADD, inputDiff=True),
+    }
+    same = native._call("DiffConfig", provider_pb2.DiffRequest(urn=urn, olds=olds, news=olds))
+    assert same.changes == provider_pb2.DiffResponse.DIFF_NONE and not same.detailedDiff

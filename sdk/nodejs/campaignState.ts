@@ -53,7 +53,7 @@ export class CampaignState extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly apiKeyFingerprint: pulumi.Output<string | undefined>;
     /**
-     * Where the key in use came from: input, config or environment.
+     * Where the key in use came from: input, config, provider (an explicit provider), environment.
      */
     declare public /*out*/ readonly apiKeySource: pulumi.Output<string | undefined>;
     /**
@@ -68,6 +68,10 @@ export class CampaignState extends pulumi.CustomResource {
      * Why refresh reported a status the API did not (inferred from stats.sent).
      */
     declare public /*out*/ readonly drift: pulumi.Output<string | undefined>;
+    /**
+     * The API root this resource's calls go to (baseUrl, else the provider's, else the live API); a new one, however it arrives, sends the campaign its one call there.
+     */
+    declare public /*out*/ readonly endpoint: pulumi.Output<string | undefined>;
     /**
      * When an update last undid a pause or resume made outside Pulumi.
      */
@@ -128,6 +132,7 @@ export class CampaignState extends pulumi.CustomResource {
             resourceInputs["apiKeyFingerprint"] = undefined /*out*/;
             resourceInputs["apiKeySource"] = undefined /*out*/;
             resourceInputs["drift"] = undefined /*out*/;
+            resourceInputs["endpoint"] = undefined /*out*/;
             resourceInputs["healedAt"] = undefined /*out*/;
             resourceInputs["heldStatus"] = undefined /*out*/;
             resourceInputs["pausedAt"] = undefined /*out*/;
@@ -141,6 +146,7 @@ export class CampaignState extends pulumi.CustomResource {
             resourceInputs["baseUrl"] = undefined /*out*/;
             resourceInputs["campaignId"] = undefined /*out*/;
             resourceInputs["drift"] = undefined /*out*/;
+            resourceInputs["endpoint"] = undefined /*out*/;
             resourceInputs["healedAt"] = undefined /*out*/;
             resourceInputs["heldStatus"] = undefined /*out*/;
             resourceInputs["pauseOnDelete"] = undefined /*out*/;

@@ -20,7 +20,7 @@ type CampaignState struct {
 	ApiKey pulumi.StringPtrOutput `pulumi:"apiKey"`
 	// sha256: and the first 16 hex digits of the key's SHA-256: shows a rotation as an update. A key from provider configuration or the environment is never stored, even encrypted.
 	ApiKeyFingerprint pulumi.StringPtrOutput `pulumi:"apiKeyFingerprint"`
-	// Where the key in use came from: input, config or environment.
+	// Where the key in use came from: input, config, provider (an explicit provider), environment.
 	ApiKeySource pulumi.StringPtrOutput `pulumi:"apiKeySource"`
 	// This resource's base URL; overrides the provider's.
 	BaseUrl pulumi.StringPtrOutput `pulumi:"baseUrl"`
@@ -28,6 +28,8 @@ type CampaignState struct {
 	CampaignId pulumi.StringOutput `pulumi:"campaignId"`
 	// Why refresh reported a status the API did not (inferred from stats.sent).
 	Drift pulumi.StringPtrOutput `pulumi:"drift"`
+	// The API root this resource's calls go to (baseUrl, else the provider's, else the live API); a new one, however it arrives, sends the campaign its one call there.
+	Endpoint pulumi.StringPtrOutput `pulumi:"endpoint"`
 	// When an update last undid a pause or resume made outside Pulumi.
 	HealedAt pulumi.StringPtrOutput `pulumi:"healedAt"`
 	// The status this declaration holds: running or paused, or none for an imported campaign whose program declares no status yet (Pulumi then sends nothing for it; declare status to hold one).
@@ -231,7 +233,7 @@ func (o CampaignStateOutput) ApiKeyFingerprint() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.ApiKeyFingerprint }).(pulumi.StringPtrOutput)
 }
 
-// Where the key in use came from: input, config or environment.
+// Where the key in use came from: input, config, provider (an explicit provider), environment.
 func (o CampaignStateOutput) ApiKeySource() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.ApiKeySource }).(pulumi.StringPtrOutput)
 }
@@ -249,6 +251,11 @@ func (o CampaignStateOutput) CampaignId() pulumi.StringOutput {
 // Why refresh reported a status the API did not (inferred from stats.sent).
 func (o CampaignStateOutput) Drift() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.Drift }).(pulumi.StringPtrOutput)
+}
+
+// The API root this resource's calls go to (baseUrl, else the provider's, else the live API); a new one, however it arrives, sends the campaign its one call there.
+func (o CampaignStateOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.Endpoint }).(pulumi.StringPtrOutput)
 }
 
 // When an update last undid a pause or resume made outside Pulumi.

@@ -195,6 +195,7 @@ class CampaignState(pulumi.CustomResource):
             __props__.__dict__["api_key_fingerprint"] = None
             __props__.__dict__["api_key_source"] = None
             __props__.__dict__["drift"] = None
+            __props__.__dict__["endpoint"] = None
             __props__.__dict__["healed_at"] = None
             __props__.__dict__["held_status"] = None
             __props__.__dict__["paused_at"] = None
@@ -231,6 +232,7 @@ class CampaignState(pulumi.CustomResource):
         __props__.__dict__["base_url"] = None
         __props__.__dict__["campaign_id"] = None
         __props__.__dict__["drift"] = None
+        __props__.__dict__["endpoint"] = None
         __props__.__dict__["healed_at"] = None
         __props__.__dict__["held_status"] = None
         __props__.__dict__["pause_on_delete"] = None
@@ -268,7 +270,7 @@ class CampaignState(pulumi.CustomResource):
     @pulumi.getter(name="apiKeySource")
     def api_key_source(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        Where the key in use came from: input, config or environment.
+        Where the key in use came from: input, config, provider (an explicit provider), environment.
         """
         return pulumi.get(self, "api_key_source")
 
@@ -295,6 +297,14 @@ class CampaignState(pulumi.CustomResource):
         Why refresh reported a status the API did not (inferred from stats.sent).
         """
         return pulumi.get(self, "drift")
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The API root this resource's calls go to (baseUrl, else the provider's, else the live API); a new one, however it arrives, sends the campaign its one call there.
+        """
+        return pulumi.get(self, "endpoint")
 
     @_builtins.property
     @pulumi.getter(name="healedAt")
