@@ -196,20 +196,31 @@ def _undone_message(campaign_id: str, desired: str, stamp: Any) -> str:
     )
 
 
-def _current(olds: dict[str, Any]) -> dict[str, Any]:
-    """Stored outputs as this version writes them, whatever version wrote them.
+def _current(olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+    """Stored outputs as this version writes them, whatever version wrote them, read against
+    the run's checked inputs ``news``.
 
     Versions before the fingerprint stored the key itself (encrypted) whatever its source. Read
     as its fingerprint, an unchanged key compares equal: the upgrade previews no change and sends
     nothing, and the next update or refresh rewrites the outputs without it.
+
+    Versions before ``api_key_source`` (the first dynamic provider, a campaign imported by the
+    first native plugin) stored no key when it came from stack config or the environment: that
+    key was the run's, as today's is, and is compared as if it were today's (its source and
+    fingerprint). State from before ``held_status`` holds what the declaration holds.
     """
-    key = olds.get("api_key")
-    if not isinstance(key, str) or not key:
-        return olds
     current = dict(olds)
-    current.setdefault("api_key_fingerprint", key_fingerprint(key))
-    if current.get("api_key_source") in _RUN_KEY_SOURCES:
-        del current["api_key"]
+    key = olds.get("api_key")
+    if isinstance(key, str) and key:
+        current.setdefault("api_key_fingerprint", key_fingerprint(key))
+        if current.get("api_key_source") in _RUN_KEY_SOURCES:
+            del current["api_key"]
+    elif "api_key_source" not in olds and news.get("api_key_source") in _RUN_KEY_SOURCES:
+        for name in ("api_key_source", "api_key_fingerprint"):
+            if name in news:
+                current[name] = news[name]
+    if "held_status" not in olds and "held_status" in news:
+        current["held_status"] = news["held_status"]
     return current
 
 
@@ -393,7 +404,7 @@ class Lifecycle:
     # --- diff: compare desired inputs with stored outputs, no network -------------------------
     def diff(self, olds: dict[str, Any], news: dict[str, Any]) -> Diff:
         """Each changed property of checked inputs against stored outputs, with its kind."""
-        olds = _current(olds)
+        olds = _current(olds, news)
         detailed: dict[str, str] = {}
         new_id = news.get("campaign_id")
         if _unknown(new_id) or new_id != olds.get("campaign_id"):
@@ -453,7 +464,7 @@ class Lifecycle:
         state: re-sending start then would resume a campaign paused in the dashboard during an
         incident.
         """
-        olds = _current(olds)
+        olds = _current(olds, news)
         desired = self._desired(news)
         sends = desired is not None and (
             not _satisfies(olds.get("status"), desired)

@@ -226,9 +226,12 @@ def test_wall_clock_budget_is_real(sandbox: Sandbox) -> None:
     policy = RetryPolicy(max_attempts=100, base_delay=0.05, max_delay=0.1, budget=0.5)
     c = LeadterraClient(sandbox.url, TEST_KEY, policy)
     started = time.monotonic()
-    with pytest.raises(ServerError):
+    # The last 500 (between attempts), or the budget running out during an attempt on a busy
+    # machine (APIConnectionError naming leadterra:retryBudget): either way it gave up in time.
+    with pytest.raises((ServerError, APIConnectionError)) as info:
         c.start("camp_1")
     assert time.monotonic() - started < 1.5
+    assert isinstance(info.value, ServerError) or "retry budget of 0.5 s" in str(info.value)
 
 
 @pytest.mark.parametrize("campaign_id", ["../../v1/sender-pools", "..", ".", "camp_1/../..", "", "a" * 129])

@@ -218,7 +218,8 @@ def test_an_explicit_providers_key_is_named_as_its_own_source(
 
 def test_diff_config_names_each_changed_setting_and_never_replaces(native: NativePlugin) -> None:
     olds = to_struct({"apiKey": rpc.wrap_rpc_secret(TEST_KEY), "baseUrl": "http://127.0.0.1:1"})
-    news = to_struct({"apiKey": rpc.wrap_rpc_secret(TEST_KEY), "baseUrl": "http://127.0.0.1:2", "heal": "true"})
+    key = rpc.wrap_rpc_secret(TEST_KEY)
+    news = to_struct({"apiKey": key, "baseUrl": "http://127.0.0.1:2", "heal": "true"})
     urn = "urn:pulumi:dev::p::pulumi:providers:leadterra::default"
     diff = native._call("DiffConfig", provider_pb2.DiffRequest(urn=urn, olds=olds, news=news))
     assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and list(diff.replaces) == []
