@@ -16,10 +16,10 @@ An imported campaign is held as found: the API reports no status, so until the p
 one, Pulumi sends nothing for it (``held_status`` is ``none``).
 
 Run-level settings (read once per provider process, so they describe the whole run):
-``leadterra:heal`` re-asserts ``reconcile=True`` resources; ``leadterra:healAll`` re-asserts every
-resource that declares a status (after an interrupted run, state may be wrong); and
-``leadterra:pauseAll`` (the incident brake) holds every resource paused whatever it declares,
-sending one pause per resource in every run, whatever state records.
+``leadterra:heal`` re-asserts ``reconcile=True`` resources; ``leadterra:healAll`` (the repair
+after an interrupted run, whose state may be wrong) also pauses every resource declared paused,
+whatever state records; and ``leadterra:pauseAll`` (the incident brake) holds every resource
+paused whatever it declares, sending one pause per resource in every run.
 """
 
 from __future__ import annotations

@@ -350,9 +350,10 @@ def main(argv: Optional[list[str]] = None) -> None:
             interceptors=[_CleanErrors()],
             options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
         )
-        provider = LeadterraProvider(options.engine)
+        engine = engine_address([options.engine])
+        provider = LeadterraProvider(engine or "")
         # Killed with the CLI (kill -9): cancel what is in flight and exit, sending nothing more.
-        watch_engine(engine_address([options.engine]), lambda: provider.core.cancel())
+        watch_engine(engine, lambda: provider.core.cancel())
         servicer = _Servicer([options.engine], __version__, provider, engine_address=options.engine)
         provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")
