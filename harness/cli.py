@@ -21,6 +21,9 @@ from typing import Any, Optional
 
 import yaml
 
+from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
+from pulumi_leadterra.schema import TYPE_TOKEN as NATIVE_TYPE
+
 from .programs import ROOT
 
 __all__ = ["CLI_BIN", "Project", "PulumiFailed", "find_cli", "pinned_version", "policy_pack", "summary"]
@@ -129,6 +132,20 @@ class Project:
             program.pop("plugins", None)
         self.write_yaml("Pulumi.yaml", program)
         return dict(program)
+
+    def front_end(self, kind: str, python: Optional[str] = None, name: str = "quickstart") -> str:
+        """The project on one front end; returns the type token its campaigns have. ``dynamic``:
+        a Python program on the dynamic provider (``python``'s text as project ``name``, else
+        the quickstart); ``native``: the Pulumi YAML example on the native plugin by path."""
+        if kind == "dynamic":
+            if python is None:
+                self.python_program(name, ROOT / "examples" / "quickstart" / "__main__.py")
+            else:
+                self.python_program(name, self.write(f"{name}.py", python))
+            return CAMPAIGN_STATE_TYPE
+        assert kind == "native", kind
+        self.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+        return NATIVE_TYPE
 
     def declare(self, resources: dict[str, Any]) -> None:
         """The YAML program's resources, replaced (its outputs dropped: they name the old ones)."""

@@ -12,15 +12,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import Project
-from harness.programs import ROOT
 from harness.sandbox import Sandbox
-from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
 from pulumi_leadterra.sandbox import SandboxServer
 from pulumi_leadterra.sandbox.store import new_campaign
-from pulumi_leadterra.schema import TYPE_TOKEN
 from tests.conftest import TEST_KEY
-
-VARIANTS = {"dynamic": CAMPAIGN_STATE_TYPE, "native": TYPE_TOKEN}
 
 
 @pytest.fixture
@@ -31,17 +26,14 @@ def other(tmp_path: Path) -> Iterator[Sandbox]:
         yield Sandbox(server.url)
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("variant", ["dynamic", "native"])
 def test_a_new_base_url_in_stack_config_moves_every_campaign(
     tmp_path: Path, sandbox: Sandbox, other: Sandbox, variant: str
 ) -> None:
     for campaign in ("camp_demo", "camp_legacy"):
         sandbox.put(campaign, status="draft", leads=3)
     project = Project(tmp_path, secrets=[TEST_KEY])
-    if variant == "dynamic":
-        project.python_program("quickstart", ROOT / "examples" / "quickstart" / "__main__.py")
-    else:
-        project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+    type_token = project.front_end(variant)
     project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
     project.up()
     sandbox.clear_requests()
@@ -54,7 +46,7 @@ def test_a_new_base_url_in_stack_config_moves_every_campaign(
     # Each campaign its one call at the new endpoint (the launch started, the legacy paused).
     assert other.drain_counts() == {"POST start": 1, "POST pause": 1} and sandbox.drain_counts() == {}
     assert other.status("camp_demo") == "running"
-    for resource in project.resources(VARIANTS[variant]).values():
+    for resource in project.resources(type_token).values():
         assert resource["outputs"]["endpoint"] == other.url
     project("preview", "--expect-no-changes")
     project.up()

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import Project
-from harness.programs import ROOT
 from harness.sandbox import Sandbox
-from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
 from pulumi_leadterra.schema import TYPE_TOKEN
 from tests.conftest import TEST_KEY
 
@@ -33,14 +31,9 @@ def test_a_failed_create_prints_one_sentence_and_records_nothing(
     tmp_path: Path, sandbox: Sandbox, variant: str
 ) -> None:
     project = Project(tmp_path, secrets=[TEST_KEY])
-    if variant == "dynamic":
-        project.write("ghost.py", _DYNAMIC)
-        project.python_program("ghost", project.dir / "ghost.py")
-        type_token = CAMPAIGN_STATE_TYPE
-    else:
-        project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+    type_token = project.front_end(variant, _DYNAMIC, name="ghost")
+    if variant == "native":
         project.declare({"ghost": {"type": TYPE_TOKEN, "properties": {"campaignId": "camp_nope"}}})
-        type_token = TYPE_TOKEN
     project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
 
     result = project.up(check=False)

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from harness.cli import Project
-from harness.programs import ROOT
 from harness.sandbox import Sandbox
 from pulumi_leadterra.schema import TYPE_TOKEN
 from tests.conftest import TEST_KEY
@@ -40,11 +39,7 @@ for i in range(1, {N + 1}):
 
 def _project(tmp_path: Path, sandbox: Sandbox, variant: str) -> Project:
     project = Project(tmp_path, secrets=[TEST_KEY])
-    if variant == "dynamic":
-        project.write("fleet.py", _FLEET)
-        project.python_program("fleet", project.dir / "fleet.py")
-    else:
-        project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+    project.front_end(variant, _FLEET, name="fleet")
     # A short read timeout: a provider left behind by a killed CLI would retry its unanswered
     # starts within the seconds this test watches.
     project.init(

@@ -28,10 +28,7 @@ _KEY_NAMES = ("api_key", "apiKey")
 
 def _project(tmp_path: Path, sandbox: Sandbox, variant: str) -> Project:
     project = Project(tmp_path, secrets=[TEST_KEY])
-    if variant == "dynamic":
-        project.python_program("quickstart", ROOT / "examples" / "quickstart" / "__main__.py")
-    else:
-        project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+    project.front_end(variant)
     project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
     return project
 

@@ -15,7 +15,6 @@ import pytest
 from harness.cli import Project
 from harness.programs import ROOT
 from harness.sandbox import Sandbox
-from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
 from pulumi_leadterra.schema import TYPE_TOKEN
 from tests.conftest import TEST_KEY
 
@@ -46,22 +45,17 @@ def _urn(project: Project, type_token: str) -> str:
     return str(resource["urn"])
 
 
-@pytest.mark.parametrize("variant", ["yaml", "dynamic"])
+@pytest.mark.parametrize("variant", ["native", "dynamic"])
 def test_up_replace_of_a_running_campaign_leaves_it_running(
     tmp_path: Path, sandbox: Sandbox, variant: str
 ) -> None:
     project = Project(tmp_path, secrets=[TEST_KEY])
+    type_token = project.front_end(variant, _DYNAMIC, name="launch")
+    project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
     if variant == "dynamic":
-        project.write("launch.py", _DYNAMIC)
-        project.python_program("launch", project.dir / "launch.py")
-        project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
         project("config", "set", "launch:status", "running")
-        type_token = CAMPAIGN_STATE_TYPE
     else:
-        project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
-        project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
         _declare_yaml(project, "running", {})
-        type_token = TYPE_TOKEN
     project.up()
     assert sandbox.drain_counts() == {"POST start": 1}
 

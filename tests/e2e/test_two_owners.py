@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from harness.cli import Project
-from harness.programs import ROOT
 from harness.sandbox import Sandbox
 from pulumi_leadterra.schema import TYPE_TOKEN
 from tests.conftest import TEST_KEY
@@ -26,11 +25,8 @@ CampaignState("owned", campaign_id="camp_1", status=pulumi.Config().require("sta
 
 def _stack(tmp_path: Path, sandbox: Sandbox, variant: str, status: str) -> Project:
     project = Project(tmp_path, secrets=[TEST_KEY])
-    if variant == "dynamic":
-        project.write("owner.py", _PROGRAM)
-        project.python_program("owner", project.dir / "owner.py")
-    else:
-        project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=True)
+    project.front_end(variant, _PROGRAM, name="owner")
+    if variant == "native":
         properties = {"campaignId": "camp_1", "status": status, "reconcile": True}
         project.declare({"owned": {"type": TYPE_TOKEN, "properties": properties}})
     project.init(sandbox.url, TEST_KEY, retryBaseDelay="0.01")
