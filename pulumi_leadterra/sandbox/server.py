@@ -95,11 +95,11 @@ class _Handler(BaseHTTPRequestHandler):
     verbose = False
     _headers_read = False  # whether self.headers belongs to the request being answered
     _held = False  # whether this request was logged when carried out, its answer held
+    _received = 0.0  # when the request line arrived (set by parse_request)
 
     def handle_one_request(self) -> None:
         # Nothing of the previous request is reused.
         self.path, self._headers_read, self._held = "", False, False
-        self._received = time.time()
         super().handle_one_request()
 
     def parse_request(self) -> bool:
