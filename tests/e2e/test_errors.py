@@ -57,3 +57,26 @@ def test_a_failed_create_prints_one_sentence_and_records_nothing(
     assert refreshed.returncode != 0 and "Traceback" not in printed, printed
     assert len([text for text in _diagnostics(printed) if "AuthenticationError" in text]) == 1, printed
     assert list(project.resources(type_token)) == ["ghost"]
+
+
+@pytest.mark.parametrize("variant", ["dynamic", "native"])
+def test_a_stopped_sandbox_is_named_with_its_url_and_a_bad_base_url_with_its_config_key(
+    tmp_path: Path, sandbox: Sandbox, variant: str
+) -> None:
+    """The quickstart by hand with no sandbox running: the error names the URL it tried and
+    suggests starting the sandbox; a base URL refused by check names leadterra:baseUrl."""
+    project = Project(tmp_path, secrets=[TEST_KEY])
+    project.front_end(variant)
+    project.init("http://127.0.0.1:9", TEST_KEY, retryBaseDelay="0.01", maxAttempts="1")
+    result = project.up(check=False)
+    # One sentence per campaign of the quickstart (camp_demo, camp_legacy), each naming the URL.
+    lines = [text for text in _diagnostics(result.stdout + result.stderr) if "APIConnectionError" in text]
+    assert len(lines) == 2, lines
+    for line in lines:
+        assert "http://127.0.0.1:9 refused the connection; is the sandbox running?" in line, line
+
+    project("config", "set", "leadterra:baseUrl", "http://example.com")
+    result = project("preview", check=False)
+    printed = result.stdout + result.stderr
+    assert result.returncode != 0 and "stack config leadterra:baseUrl: base URL http://example.com" in printed
+    assert sandbox.drain_counts() == {}
