@@ -1,9 +1,12 @@
-"""CampaignState's semantics, over plain values: check, diff, create, read, update, delete.
+"""CampaignState's steps, over plain values: check, diff, create, read, update, delete.
 
-This is the one place that decides what each step means and which requests it sends; the
-dynamic provider (``provider.py``) adapts it to ``python -m pulumi.dynamic``, and a native provider
-plugin can adapt it to its own protocol without restating any rule. Nothing here knows
-a Pulumi transport type: values are plain Python, an unknown (during preview) is `UNKNOWN`.
+Whether a step sends a start, a pause or nothing is decided by the pure function
+``decision.decide`` (read it, and tests/test_decision.py, to learn what a step sends); this
+module validates inputs, executes decisions (the call, its retries, the key that works, the
+outputs from the reply) and reads. The dynamic provider (``provider.py``) adapts it to
+``python -m pulumi.dynamic`` and ``plugin.py`` to the native provider protocol, without
+restating any rule. Nothing here knows a Pulumi transport type: values are plain Python, an
+unknown (during preview) is `UNKNOWN`.
 
 Requests per call, as the README documents and the tests assert: check 0 (1 GET stats with
 ``leadterra:preflight`` for a create or a move to running), diff 0, create 1, update 1 when it
@@ -29,9 +32,30 @@ import logging
 import math
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Optional, TypeVar
 
 from .client import LeadterraClient
+from .decision import (
+    ADD,
+    DELETE,
+    HELD_NOTHING,
+    START,
+    STATUSES,
+    UNKNOWN,
+    UPDATE,
+    UPDATE_REPLACE,
+    Run,
+    decide,
+    held,
+    instant_problem,
+    kind,
+    parse_instant,
+    satisfies,
+)
+from .decision import (
+    moved as moved_elsewhere,
+)
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -66,18 +90,6 @@ __all__ = [
 ]
 
 
-class _Unknown:
-    """A value not known yet (computed by another resource during preview)."""
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-
-#: What adapters put where the engine sent an unknown value.
-UNKNOWN: Any = _Unknown()
-
-
-STATUSES = ("running", "paused")
 #: What Leadterra may report for a campaign this resource holds; anything else is an error.
 _OBSERVABLE = ("running", "paused", "draft")
 _NOT_SENDING = ("paused", "draft")
@@ -94,29 +106,26 @@ _UPDATABLE = (
     "api_key",
     "api_key_source",
     "api_key_fingerprint",
+    "start_at",
+    "stop_at",
 )
 # Keys that state never holds, only their fingerprint: they belong to the run, not the resource.
 _RUN_KEY_SOURCES = ("config", "provider", "environment")
-#: ``held_status`` of an imported campaign whose program declares no status: nothing is held.
-HELD_NOTHING = "none"
-
-# Kinds of change per property, as the engine's detailed diff names them.
-ADD, DELETE, UPDATE, UPDATE_REPLACE = "add", "delete", "update", "update-replace"
 
 _T = TypeVar("_T")
-_log = logging.getLogger("pulumi_leadterra")
+#: The window inputs, as the Python front end names them (adapters rename them for theirs).
+_WINDOW = ("start_at", "stop_at")
 
 
-def _unknown(value: Any) -> bool:
+def _is_unknown(value: Any) -> bool:
     return value is UNKNOWN
 
 
-def _kind(old: Any, new: Any) -> str:
-    if old is None and new is not None:
-        return ADD
-    if new is None and old is not None:
-        return DELETE
-    return UPDATE
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_log = logging.getLogger("pulumi_leadterra")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,12 +145,6 @@ class Diff:
     @property
     def replaces(self) -> list[str]:
         return [name for name, kind in self.detailed.items() if kind == UPDATE_REPLACE]
-
-
-def _satisfies(observed: Any, desired: Any) -> bool:
-    # Pausing a draft is a documented no-op that leaves it draft, so draft is as paused as it
-    # will ever get; demanding "paused" there would be a diff that never goes away.
-    return bool(observed == desired or (desired == "paused" and observed == "draft"))
 
 
 def _count(value: Any) -> Optional[float]:
@@ -174,14 +177,6 @@ def _infer_from_stats(props: dict[str, Any], stats: dict[str, Any]) -> tuple[Any
         )
         return "running", drift, None
     return status, drift, sent if status in _NOT_SENDING else None
-
-
-def _moved(olds: dict[str, Any], news: dict[str, Any]) -> bool:
-    """Whether the resource's calls now go to another API root than the one state records (a
-    new leadterra:baseUrl, another explicit provider): the campaign there gets its one call,
-    as for a new base_url input. State from before the endpoint was recorded moved nowhere."""
-    old, new = olds.get("endpoint"), news.get("endpoint")
-    return isinstance(old, str) and isinstance(new, str) and old != new
 
 
 def _undone_message(campaign_id: str, desired: str, stamp: Any) -> str:
@@ -232,8 +227,18 @@ class Lifecycle:
     and mark ``api_key`` secret on the way out.
     """
 
-    def __init__(self, settings: Settings, warn: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        warn: Optional[Callable[[str], None]] = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        """``clock`` is read once, here: its instant is "now" for the whole run (every resource
+        of a run agrees on which windows are open). Adapters pass none: the system clock."""
         self.settings = settings
+        self.run = Run(
+            now=clock(), pause_all=settings.pause_all, heal=settings.heal, heal_all=settings.heal_all
+        )
         # Where a warning for the person running pulumi goes (the engine's log, from adapters).
         self._warn = warn or (lambda message: _log.warning("%s", message))
         # Preflight tries once: a flaky API must not hold up a preview with retries.
@@ -271,7 +276,7 @@ class Lifecycle:
         inputs = dict(news)
 
         campaign_id = news.get("campaign_id")
-        if not _unknown(campaign_id):
+        if not _is_unknown(campaign_id):
             problem = campaign_id_problem(campaign_id)
             if problem:
                 failures.append(("campaign_id", problem))
@@ -282,18 +287,18 @@ class Lifecycle:
             status = HELD_NOTHING if self._holds_nothing(olds, news) else "running"
             if status != HELD_NOTHING:
                 inputs["status"] = status
-        elif not _unknown(status) and status not in STATUSES:
+        elif not _is_unknown(status) and status not in STATUSES:
             failures.append(("status", f"status must be 'running' or 'paused'; got {status!r}"))
         inputs["held_status"] = status
 
         for name in _BOOLEANS:
             inputs.setdefault(name, False)
             value = inputs[name]
-            if not _unknown(value) and not isinstance(value, bool):
+            if not _is_unknown(value) and not isinstance(value, bool):
                 failures.append((name, f"{name} must be True or False; got {type(value).__name__}"))
 
         base_url = news.get("base_url")
-        if base_url is not None and not _unknown(base_url):
+        if base_url is not None and not _is_unknown(base_url):
             problem = base_url_problem(base_url) if isinstance(base_url, str) else "base_url must be a string"
             if problem:
                 failures.append(("base_url", problem))
@@ -305,24 +310,61 @@ class Lifecycle:
         # Where this resource's calls go, however the URL arrived (input, stack config, an
         # explicit provider, the environment, the default): a new one is a move (see `update`).
         inputs.pop("endpoint", None)
-        if _unknown(base_url):
+        if _is_unknown(base_url):
             inputs["endpoint"] = UNKNOWN
         elif not any(name == "base_url" for name, _ in failures):
             inputs["endpoint"] = settings.resolve_base_url(base_url)
 
         key = self._check_key(news.get("api_key"), inputs, failures)
+        failures.extend(self._check_window(olds, inputs))
 
-        if settings.pause_all:
-            # The incident brake: every resource of the stack is held paused, whatever it
-            # declares. Rewriting the checked input makes the preview show "running => paused".
-            inputs["status"] = "paused"
+        if not failures:
+            # What this run holds (the brake's pause, a window's pause, or the declaration) is
+            # the checked ``status``, so the preview shows "running => paused" under the brake
+            # and "paused => running" in the run after a window opens. ``held_status`` keeps
+            # what the program declares.
+            now_held = held(inputs, self.run)
+            if now_held.status in STATUSES:
+                inputs["status"] = now_held.status
 
-        if settings.preflight and not failures and key is not None and not _unknown(campaign_id):
+        if settings.preflight and not failures and key is not None and not _is_unknown(campaign_id):
             failures.extend(self._preflight(olds, inputs, key))
-        if not failures and isinstance(campaign_id, str) and self._desired(inputs) == "running":
+        if not failures and isinstance(campaign_id, str) and held(inputs, self.run).status == "running":
             with self._lock:
                 self._held_running.add(campaign_id)
         return inputs, failures
+
+    def _check_window(self, olds: dict[str, Any], inputs: dict[str, Any]) -> list[tuple[str, str]]:
+        """``start_at``/``stop_at``: RFC 3339 instants with an offset, a window that ends after it
+        starts, and no create whose window has already closed (it would never run)."""
+        failures: list[tuple[str, str]] = []
+        instants = {}
+        for name in _WINDOW:
+            value = inputs.get(name)
+            if value is None:
+                inputs.pop(name, None)
+            elif not _is_unknown(value):
+                problem = instant_problem(name, value)
+                if problem:
+                    failures.append((name, problem))
+                else:
+                    instants[name] = parse_instant(value)
+        start, stop = instants.get("start_at"), instants.get("stop_at")
+        if start is not None and stop is not None and stop <= start:
+            failures.append(
+                ("stop_at", f"stop_at ({inputs['stop_at']}) must be after start_at ({inputs['start_at']})")
+            )
+        creating = olds.get("campaign_id") is None or olds.get("campaign_id") != inputs.get("campaign_id")
+        if creating and stop is not None and stop <= self.run.now and not failures:
+            failures.append(
+                (
+                    "stop_at",
+                    f"stop_at ({inputs['stop_at']}) is already past, so this new campaign's window "
+                    "has closed before it opened and it would never run; move stop_at later or "
+                    "remove it",
+                )
+            )
+        return failures
 
     @staticmethod
     def _holds_nothing(olds: dict[str, Any], news: dict[str, Any]) -> bool:
@@ -348,7 +390,7 @@ class Lifecycle:
         given as ``api_key=`` is the resource's own input and stays one, always secret.
         """
         input_key = raw
-        if _unknown(input_key):
+        if _is_unknown(input_key):
             inputs["api_key_source"] = "input"
             inputs["api_key_fingerprint"] = UNKNOWN
             return None
@@ -407,48 +449,21 @@ class Lifecycle:
         olds = _current(olds, news)
         detailed: dict[str, str] = {}
         new_id = news.get("campaign_id")
-        if _unknown(new_id) or new_id != olds.get("campaign_id"):
+        if _is_unknown(new_id) or new_id != olds.get("campaign_id"):
             detailed["campaign_id"] = UPDATE_REPLACE
 
-        desired = self._desired(news)
-        if desired is not None and (_unknown(desired) or not _satisfies(olds.get("status"), desired)):
-            detailed["status"] = _kind(olds.get("status"), desired)
-        # Healing is a property of the run, not of the resource: without heal, the brake or
-        # healAll, an unchanged resource diffs to nothing, so pull-request previews stay quiet.
-        elif desired is not None and self._reasserts(news):
-            detailed["status"] = UPDATE
+        change = decide(olds, news, self.run).status_change
+        if change is not None:
+            detailed["status"] = change
 
         for name in _UPDATABLE:
             default = False if name in _BOOLEANS else None
             new, old = news.get(name, default), olds.get(name, default)
             if name == "endpoint" and old is None:
                 continue  # state from before the endpoint was recorded: nothing to compare with
-            if _unknown(new) or new != old:
-                detailed[name] = _kind(old, new)
+            if _is_unknown(new) or new != old:
+                detailed[name] = kind(old, new)
         return Diff(detailed)
-
-    def _reasserts(self, props: dict[str, Any]) -> bool:
-        """Whether this run sends the resource's status even though state says it already holds.
-
-        State can be wrong: a run killed after its start reached Leadterra but before the engine
-        recorded it leaves "paused" in state for a running campaign. So the brake trusts no state
-        (one idempotent pause per campaign, every run, is cheap in an incident), and ``healAll``
-        (the repair after an interrupted run) pauses every campaign declared paused. Stale state
-        is dangerous in that direction only: "running" in state for a paused campaign is someone's
-        pause, which only ``heal`` undoes, for campaigns owned by Git (``reconcile=True``).
-        """
-        settings = self.settings
-        owned = (settings.heal or settings.heal_all) and props.get("reconcile") is True
-        return settings.pause_all or owned or (settings.heal_all and self._desired(props) == "paused")
-
-    def _desired(self, props: dict[str, Any]) -> Any:
-        """The status this run applies: the brake's paused, the declared one, or None when the
-        resource holds nothing (an import whose program declares no status)."""
-        if self.settings.pause_all:
-            return "paused"
-        if props.get("held_status") == HELD_NOTHING and props.get("status") is None:
-            return None
-        return props.get("status", "running")
 
     # --- create / update: one idempotent call, or none when nothing held changes --------------
     def create(self, props: dict[str, Any]) -> dict[str, Any]:
@@ -465,14 +480,7 @@ class Lifecycle:
         incident.
         """
         olds = _current(olds, news)
-        desired = self._desired(news)
-        sends = desired is not None and (
-            not _satisfies(olds.get("status"), desired)
-            or self._reasserts(news)
-            or news.get("base_url") != olds.get("base_url")
-            or _moved(olds, news)
-        )
-        if sends:
+        if decide(olds, news, self.run).call is not None:
             return self._apply(news, previous=olds)
         self.settings.raise_problems()
         key, source = self._key(news)
@@ -491,8 +499,9 @@ class Lifecycle:
         settings = self.settings
         settings.raise_problems()
         campaign_id = props["campaign_id"]
-        # The brake is checked here too: whatever inputs arrive, no start leaves while it is on.
-        desired = self._desired(props) or "paused"  # None never reaches here: update sent nothing
+        # Decided here again from the run's settings and instant: whatever inputs arrive, no
+        # start leaves under the brake or outside the campaign's window.
+        desired = "running" if decide(previous, props, self.run).call == START else "paused"
         key, source = self._key(props)
         client = self._client(settings.resolve_base_url(props.get("base_url")), key)
         body = client.start(campaign_id) if desired == "running" else client.pause(campaign_id)
@@ -504,7 +513,7 @@ class Lifecycle:
                 f"{'start' if desired == 'running' else 'pause'}",
                 campaign_id=campaign_id,
             )
-        if not _satisfies(reported, desired):
+        if not satisfies(reported, desired):
             raise LeadterraError(
                 f"asked for {desired} but Leadterra reported {reported}",
                 campaign_id=campaign_id,
@@ -512,7 +521,7 @@ class Lifecycle:
         healed_at = self._healed_at(previous, desired, reported, body)
         # Not under the brake (pausing everything is its job), nor at a new endpoint (its
         # timestamps were never this stack's).
-        same_endpoint = props.get("base_url") == previous.get("base_url") and not _moved(previous, props)
+        same_endpoint = not moved_elsewhere(previous, props)
         if healed_at != previous.get("healed_at") and not settings.pause_all and same_endpoint:
             self._warn(_undone_message(campaign_id, desired, healed_at))
         started_at = body.get("startedAt") or previous.get("started_at")
@@ -541,7 +550,7 @@ class Lifecycle:
         API's ``startedAt``/``pausedAt`` moved: so the call resumed or paused it for real.
         """
         healed_at = previous.get("healed_at")
-        if not previous or not (_satisfies(previous.get("status"), desired) or previous.get("drift")):
+        if not previous or not (satisfies(previous.get("status"), desired) or previous.get("drift")):
             return healed_at
         if desired == "running":
             stamp, before = body.get("startedAt"), previous.get("started_at")
@@ -551,19 +560,27 @@ class Lifecycle:
             return healed_at
         return stamp if stamp and stamp != before else healed_at
 
-    @staticmethod
-    def _outputs(props: dict[str, Any], **observed: Any) -> dict[str, Any]:
+    def _outputs(self, props: dict[str, Any], **observed: Any) -> dict[str, Any]:
         outs: dict[str, Any] = {
             "campaign_id": props["campaign_id"],
             "reconcile": props.get("reconcile", False),
             "pause_on_delete": props.get("pause_on_delete", False),
             **observed,
         }
-        held = props.get("held_status") or props.get("status")
-        if held in (*STATUSES, HELD_NOTHING):
-            outs["held_status"] = held
+        declared = props.get("held_status") or props.get("status")
+        if declared in (*STATUSES, HELD_NOTHING):
+            outs["held_status"] = declared
         if props.get("base_url") is not None:
             outs["base_url"] = props["base_url"]
+        for name in _WINDOW:
+            if isinstance(props.get(name), str):
+                outs[name] = props[name]
+        # Where the campaign is against its window as of this run, and when a run would next
+        # change something: what the next scheduled run will do, for a pipeline or a person.
+        now_held = held(props, self.run)
+        if isinstance(now_held.window, str):
+            outs["window"] = now_held.window
+            outs["next_change_at"] = now_held.next_change_at
         if isinstance(props.get("endpoint"), str):
             outs["endpoint"] = props["endpoint"]
         api_key, source = props.get("api_key"), props.get("api_key_source")
