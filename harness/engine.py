@@ -399,6 +399,8 @@ _USER_SPELLING = (
     ("pause_on_delete", "pauseOnDelete"),
     ("api_key", "apiKey"),
     ("base_url", "baseUrl"),
+    ("start_at", "startAt"),
+    ("stop_at", "stopAt"),
     ("True or False", "true or false"),
 )
 

@@ -64,7 +64,9 @@ _KINDS = {
     UPDATE: p.PropertyDiffKind.UPDATE,
     UPDATE_REPLACE: p.PropertyDiffKind.UPDATE_REPLACE,
 }
-_SNAKE_WORDS = re.compile(r"\b(campaign_id|pause_on_delete|base_url|api_key_source|api_key|held_status)\b")
+_SNAKE_WORDS = re.compile(
+    r"\b(campaign_id|pause_on_delete|base_url|api_key_source|api_key|held_status|start_at|stop_at)\b"
+)
 
 
 def user_words(text: str) -> str:

@@ -26,6 +26,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from .decision import instant_problem, parse_instant
 from .resource import CAMPAIGN_STATE_TYPE
 from .schema import TYPE_TOKEN as NATIVE_TYPE
 from .schema import to_camel
@@ -38,12 +39,19 @@ __all__ = [
     "https_only",
     "unique_campaigns",
     "campaign_budget",
+    "no_window_opens_in_a_freeze",
+    "FREEZES_CONFIG",
     "DEFAULT_PRODUCTION_STACKS",
     "DEFAULT_MAX_RUNNING_CAMPAIGNS",
 ]
 
 DEFAULT_PRODUCTION_STACKS = ["prod", "production"]
 DEFAULT_MAX_RUNNING_CAMPAIGNS = 25
+#: Where a stack declares its freezes: stack config ``leadterraPolicy:freezes``, a list of
+#: ``{"from": <RFC 3339>, "until": <RFC 3339>, "reason": <text>}`` (``until`` excluded). Not in
+#: the ``leadterra:`` namespace: that is the provider's, and a new key there would show as a
+#: provider change in every preview.
+FREEZES_CONFIG = ("leadterraPolicy", "freezes")
 
 _UNKNOWN = object()
 #: Both CampaignState types: the dynamic resource (Python names) and the native plugin's
@@ -184,6 +192,63 @@ def _validate_budget(args: StackValidationArgs, report: ReportViolation) -> None
         )
 
 
+def _freezes() -> tuple[list[tuple[Any, Any, str]], list[str]]:
+    """The stack's declared freezes as (from, until, reason), and a sentence per unusable one."""
+    namespace, key = FREEZES_CONFIG
+    try:
+        declared = pulumi.Config(namespace).get_object(key) or []
+    except Exception:  # noqa: BLE001 - pulumi raises a bare error for JSON it cannot read
+        return [], [f"stack config {namespace}:{key} is not a JSON list"]
+    if not isinstance(declared, list):
+        return [], [f"stack config {namespace}:{key} must be a list of {{from, until, reason}}"]
+    freezes, problems = [], []
+    for index, entry in enumerate(declared):
+        where = f"{namespace}:{key}[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where} must be an object with from, until and reason")
+            continue
+        found = [instant_problem(f"{where}.{name}", entry.get(name)) for name in ("from", "until")]
+        if any(found):
+            problems.extend(problem for problem in found if problem)
+            continue
+        start, end = parse_instant(entry["from"]), parse_instant(entry["until"])
+        if end <= start:
+            problems.append(f"{where}: until must be after from")
+            continue
+        freezes.append((start, end, str(entry.get("reason") or "a declared freeze")))
+    return freezes, problems
+
+
+def _validate_freeze(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A production campaign declared running whose window opens inside a declared freeze.
+
+    Only the opening is judged: a window that opened before the freeze is the team's to stop
+    (with the brake, ``leadterra:pauseAll``), and a campaign declared paused never opens.
+    """
+    if args.resource_type not in TYPES or not _is_running(args.resource_type, args.props):
+        return
+    config = args.get_config() or {}
+    stack = pulumi.get_stack()
+    if stack not in config.get("productionStacks", DEFAULT_PRODUCTION_STACKS):
+        return
+    start_at = _prop(args.resource_type, args.props, "start_at")
+    if not isinstance(start_at, str) or instant_problem("start_at", start_at):
+        return  # none declared, unknown in preview, or refused by check with a clearer sentence
+    freezes, problems = _freezes()
+    for problem in problems:
+        report(f"CampaignState {args.name}: cannot judge freezes: {problem}.", None)
+    opens = parse_instant(start_at)
+    for start, end, reason in freezes:
+        if start <= opens < end:
+            name = to_camel("start_at") if args.resource_type == NATIVE_TYPE else "start_at"
+            report(
+                f"CampaignState {args.name} in production stack '{stack}' opens its window at "
+                f"{start_at} ({name}), during the freeze from {start.isoformat()} until "
+                f"{end.isoformat()} ({reason}). Move {name} to {end.isoformat()} or later.",
+                None,
+            )
+
+
 no_live_sends_outside_production = ResourceValidationPolicy(
     name="leadterra-no-live-sends-outside-production",
     description=(
@@ -235,4 +300,29 @@ campaign_budget = StackValidationPolicy(
     ),
 )
 
-POLICIES: list[Any] = [no_live_sends_outside_production, https_only, unique_campaigns, campaign_budget]
+no_window_opens_in_a_freeze = ResourceValidationPolicy(
+    name="leadterra-no-window-opens-in-a-freeze",
+    description=(
+        "In production stacks, a running CampaignState's start_at (startAt) must not fall inside a "
+        "freeze the stack declares in stack config leadterraPolicy:freezes."
+    ),
+    validate=_validate_freeze,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "productionStacks": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": DEFAULT_PRODUCTION_STACKS,
+            },
+        }
+    ),
+)
+
+POLICIES: list[Any] = [
+    no_live_sends_outside_production,
+    https_only,
+    unique_campaigns,
+    campaign_budget,
+    no_window_opens_in_a_freeze,
+]

@@ -26,7 +26,10 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
     with no call (a start then would resume a campaign paused during an incident).
     ``reconcile=True`` resources are re-asserted only in runs
     with ``leadterra:heal``; ``leadterra:pauseAll`` holds every resource paused. Destroying it
-    sends nothing unless ``pause_on_delete=True``.
+    sends nothing unless ``pause_on_delete=True``. ``start_at``/``stop_at`` (RFC 3339 with an
+    offset) declare a launch window: outside it a campaign declared running is held paused, and
+    the first run inside it starts it (``window`` and ``next_change_at`` say what the next run
+    will do).
     """
 
     campaign_id: pulumi.Output[str]
@@ -52,6 +55,15 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
     #: The API root this resource's calls go to (``base_url``, else stack config, else the live
     #: API); a new one, however it arrives, gets the campaign its one call there.
     endpoint: pulumi.Output[str]
+    #: When the launch window opens and closes (RFC 3339 with an offset), as declared.
+    start_at: pulumi.Output[Optional[str]]
+    stop_at: pulumi.Output[Optional[str]]
+    #: Where the last run that wrote this resource found it against its window: ``before``,
+    #: ``open`` or ``closed``; None without a window.
+    window: pulumi.Output[Optional[str]]
+    #: The next instant (UTC) at which a run would change something: ``start_at`` before the
+    #: window, ``stop_at`` inside it; None when no edge is ahead or the declaration is paused.
+    next_change_at: pulumi.Output[Optional[str]]
     reconcile: pulumi.Output[bool]
     pause_on_delete: pulumi.Output[bool]
     base_url: pulumi.Output[Optional[str]]
@@ -65,6 +77,8 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
         pause_on_delete: pulumi.Input[bool] = False,
         api_key: Optional[pulumi.Input[str]] = None,
         base_url: Optional[pulumi.Input[str]] = None,
+        start_at: Optional[pulumi.Input[str]] = None,
+        stop_at: Optional[pulumi.Input[str]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -73,6 +87,8 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
             "reconcile": reconcile,
             "pause_on_delete": pause_on_delete,
             "base_url": base_url,
+            "start_at": start_at,
+            "stop_at": stop_at,
             # Declared so that they exist as outputs on the resource object.
             "started_at": None,
             "paused_at": None,
@@ -83,6 +99,8 @@ class CampaignState(pulumi.dynamic.Resource, module="leadterra", name="CampaignS
             "api_key_fingerprint": None,
             "endpoint": None,
             "held_status": None,
+            "window": None,
+            "next_change_at": None,
         }
         if api_key is not None:
             props["api_key"] = pulumi.Output.secret(api_key)

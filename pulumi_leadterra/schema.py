@@ -45,6 +45,9 @@ _CAMEL = {
     "healed_at": "healedAt",
     "sent_baseline": "sentBaseline",
     "held_status": "heldStatus",
+    "start_at": "startAt",
+    "stop_at": "stopAt",
+    "next_change_at": "nextChangeAt",
 }
 _SNAKE = {camel: snake for snake, camel in _CAMEL.items()}
 
@@ -122,6 +125,17 @@ _INPUTS: dict[str, dict[str, Any]] = {
     "apiKey": _p(
         "string", "This resource's API key; overrides the provider's. Always a secret.", secret=True
     ),
+    "startAt": _p(
+        "string",
+        "When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). "
+        "Before it, a campaign declared running is held paused (a draft stays draft); the first run "
+        "at or after it starts the campaign.",
+    ),
+    "stopAt": _p(
+        "string",
+        "When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first "
+        "run at or after it pauses the campaign, and it is held paused from then on.",
+    ),
 }
 
 _OUTPUTS: dict[str, dict[str, Any]] = {
@@ -161,6 +175,16 @@ _OUTPUTS: dict[str, dict[str, Any]] = {
         "The status this declaration holds: running or paused, or none for an imported campaign "
         "whose program declares no status yet (Pulumi then sends nothing for it; declare status to "
         "hold one).",
+    ),
+    "window": _p(
+        "string",
+        "Where the run that last wrote this resource found it against its window: before, open or "
+        "closed (absent without startAt/stopAt).",
+    ),
+    "nextChangeAt": _p(
+        "string",
+        "The next instant (UTC) at which a run would change something for this declaration: startAt "
+        "before the window, stopAt inside it, absent when no edge is ahead or status is paused.",
     ),
     "sentBaseline": _p(
         "number", "Internal: stats.sent at the last refresh while paused, for inferred drift."

@@ -59,7 +59,10 @@ def test_schema_is_complete(native: NativePlugin) -> None:
         "pauseOnDelete",
         "baseUrl",
         "apiKey",
+        "startAt",
+        "stopAt",
     }
+    assert {"window", "nextChangeAt"} <= set(resource["properties"])
     groups = [
         schema["config"]["variables"],
         schema["provider"]["inputProperties"],

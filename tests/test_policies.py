@@ -18,6 +18,7 @@ NO_LIVE = "leadterra-no-live-sends-outside-production"
 HTTPS = "leadterra-https-only"
 UNIQUE = "leadterra-unique-campaigns"
 BUDGET = "leadterra-campaign-budget"
+FREEZE = "leadterra-no-window-opens-in-a-freeze"
 SANDBOX = "http://127.0.0.1:8787"
 MANDATORY, ADVISORY = 1, 0
 
@@ -208,6 +209,36 @@ def test_campaign_budget_configured(analyzer_factory: Any) -> None:
     assert diag.policyName == BUDGET and diag.enforcementLevel == MANDATORY and "(2)" in diag.message
 
 
+FREEZES = (
+    '[{"from": "2027-12-20T00:00:00+01:00", "until": "2028-01-04T00:00:00+01:00", "reason": "year-end"}]'
+)
+
+
+def test_no_production_window_opens_during_a_declared_freeze(analyzer_factory: Any) -> None:
+    prod = analyzer_factory("prod", {"leadterraPolicy:freezes": FREEZES})
+    (diag,) = prod.analyze("launch", campaign(start_at="2027-12-27T09:00:00+01:00"))
+    assert diag.policyName == FREEZE and diag.enforcementLevel == MANDATORY
+    assert "year-end" in diag.message and "2027-12-27T09:00:00+01:00 (start_at)" in diag.message
+    # Before the freeze or at its end: fine; paused, or no window: fine.
+    assert prod.analyze("launch", campaign(start_at="2027-12-19T23:59:59+01:00")) == []
+    assert prod.analyze("launch", campaign(start_at="2028-01-04T00:00:00+01:00")) == []
+    assert prod.analyze("launch", campaign(status="paused", start_at="2027-12-27T09:00:00+01:00")) == []
+    assert prod.analyze("launch", campaign()) == []
+    # The schema's names for the native type.
+    (diag,) = prod.analyze(
+        "launch", {"campaignId": "camp_1", "status": "running", "startAt": "2027-12-27T09:00:00Z"}, NATIVE
+    )
+    assert diag.policyName == FREEZE and "(startAt)" in diag.message
+    # Outside production stacks a freeze does not apply.
+    dev = analyzer_factory("dev", {"leadterra:baseUrl": SANDBOX, "leadterraPolicy:freezes": FREEZES})
+    assert dev.analyze("launch", campaign(start_at="2027-12-27T09:00:00+01:00")) == []
+    # A freeze the policy cannot read is said, not ignored.
+    bad = analyzer_factory("prod", {"leadterraPolicy:freezes": '[{"from": "2027-12-20", "until": "x"}]'})
+    diags = bad.analyze("launch", campaign(start_at="2027-12-27T09:00:00+01:00"))
+    assert diags and set(names(diags)) == {FREEZE}
+    assert all("cannot judge freezes" in d.message for d in diags)
+
+
 def test_policies_import_without_side_effects() -> None:
     import subprocess
     import sys
@@ -217,7 +248,7 @@ def test_policies_import_without_side_effects() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.startswith(
-        "4 ['leadterra-no-live-sends-outside-production', 'leadterra-https-only',"
+        "5 ['leadterra-no-live-sends-outside-production', 'leadterra-https-only',"
     )
 
 

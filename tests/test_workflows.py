@@ -85,7 +85,7 @@ def test_gitops_workflow_rules() -> None:
         # only before Pulumi runs (the script waits until the sandbox answers).
         if name in ("up-dev", "up-staging"):
             assert starts_sandbox and runs.index("start-sandbox.sh") < runs.index("pulumi up")
-        elif name in ("up-prod", "heal", "affected"):
+        elif name in ("up-prod", "heal", "affected", "clock"):
             assert not starts_sandbox
         for step in pulumi:
             heal = step["env"]["LEADTERRA_HEAL"]
@@ -98,6 +98,15 @@ def test_gitops_workflow_rules() -> None:
     heal = [s for s in _steps(jobs["heal"]) if "pulumi up" in str(s.get("run", ""))][0]
     assert "--refresh" in heal["run"] and '"$ORG/prod"' in heal["run"]
     assert jobs["heal"]["concurrency"] == jobs["up-prod"]["concurrency"]
+    # The clock: an everyday up on prod every 15 minutes opens and closes launch windows; the
+    # hourly schedule is the heal run's. Each job answers to its own cron only.
+    crons = [entry["cron"] for entry in triggers["schedule"]]
+    assert crons == ["17 * * * *", "*/15 * * * *"]
+    assert jobs["clock"]["if"] == "github.event.schedule == '*/15 * * * *'"
+    assert jobs["heal"]["if"].startswith("github.event.schedule == '17 * * * *'")
+    clock = [s for s in _steps(jobs["clock"]) if "pulumi up" in str(s.get("run", ""))][0]
+    assert '"$ORG/prod"' in clock["run"] and "--refresh" not in clock["run"]
+    assert jobs["clock"]["concurrency"] == jobs["up-prod"]["concurrency"]
     for stack in ("dev", "staging", "prod"):
         assert (PROMOTION / f"Pulumi.{stack}.yaml").exists()
 
@@ -193,7 +202,7 @@ def test_every_pulumi_cli_install_is_checked_against_the_published_checksums() -
         ]
         assert order == sorted(order), name
         assert "--version" not in script and "install.sh" not in script
-    assert runs_pulumi == 5
+    assert runs_pulumi == 6  # preview, up-dev, up-staging, up-prod, clock, heal
     # The release workflow installs it with `make engine` (engine/build.sh), which checks the
     # same published checksums before it unpacks anything.
     build = (ROOT / "engine" / "build.sh").read_text()

@@ -81,6 +81,10 @@ export class CampaignState extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly heldStatus: pulumi.Output<string | undefined>;
     /**
+     * The next instant (UTC) at which a run would change something for this declaration: startAt before the window, stopAt inside it, absent when no edge is ahead or status is paused.
+     */
+    declare public /*out*/ readonly nextChangeAt: pulumi.Output<string | undefined>;
+    /**
      * Destroy pauses the campaign (one call); by default destroy sends nothing.
      */
     declare public readonly pauseOnDelete: pulumi.Output<boolean>;
@@ -97,6 +101,10 @@ export class CampaignState extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly sentBaseline: pulumi.Output<number | undefined>;
     /**
+     * When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
+     */
+    declare public readonly startAt: pulumi.Output<string | undefined>;
+    /**
      * When the campaign last turned running, as the API reported it.
      */
     declare public /*out*/ readonly startedAt: pulumi.Output<string | undefined>;
@@ -108,6 +116,14 @@ export class CampaignState extends pulumi.CustomResource {
      * The status Leadterra last reported (running, paused or draft), or running inferred by refresh from sends while recorded paused (then drift says so).
      */
     declare public readonly status: pulumi.Output<string | undefined>;
+    /**
+     * When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
+     */
+    declare public readonly stopAt: pulumi.Output<string | undefined>;
+    /**
+     * Where the run that last wrote this resource found it against its window: before, open or closed (absent without startAt/stopAt).
+     */
+    declare public /*out*/ readonly window: pulumi.Output<string | undefined>;
 
     /**
      * Create a CampaignState resource with the given unique name, arguments, and options.
@@ -128,17 +144,21 @@ export class CampaignState extends pulumi.CustomResource {
             resourceInputs["campaignId"] = args?.campaignId;
             resourceInputs["pauseOnDelete"] = args?.pauseOnDelete;
             resourceInputs["reconcile"] = args?.reconcile;
+            resourceInputs["startAt"] = args?.startAt;
             resourceInputs["status"] = args?.status;
+            resourceInputs["stopAt"] = args?.stopAt;
             resourceInputs["apiKeyFingerprint"] = undefined /*out*/;
             resourceInputs["apiKeySource"] = undefined /*out*/;
             resourceInputs["drift"] = undefined /*out*/;
             resourceInputs["endpoint"] = undefined /*out*/;
             resourceInputs["healedAt"] = undefined /*out*/;
             resourceInputs["heldStatus"] = undefined /*out*/;
+            resourceInputs["nextChangeAt"] = undefined /*out*/;
             resourceInputs["pausedAt"] = undefined /*out*/;
             resourceInputs["sentBaseline"] = undefined /*out*/;
             resourceInputs["startedAt"] = undefined /*out*/;
             resourceInputs["stats"] = undefined /*out*/;
+            resourceInputs["window"] = undefined /*out*/;
         } else {
             resourceInputs["apiKey"] = undefined /*out*/;
             resourceInputs["apiKeyFingerprint"] = undefined /*out*/;
@@ -149,13 +169,17 @@ export class CampaignState extends pulumi.CustomResource {
             resourceInputs["endpoint"] = undefined /*out*/;
             resourceInputs["healedAt"] = undefined /*out*/;
             resourceInputs["heldStatus"] = undefined /*out*/;
+            resourceInputs["nextChangeAt"] = undefined /*out*/;
             resourceInputs["pauseOnDelete"] = undefined /*out*/;
             resourceInputs["pausedAt"] = undefined /*out*/;
             resourceInputs["reconcile"] = undefined /*out*/;
             resourceInputs["sentBaseline"] = undefined /*out*/;
+            resourceInputs["startAt"] = undefined /*out*/;
             resourceInputs["startedAt"] = undefined /*out*/;
             resourceInputs["stats"] = undefined /*out*/;
             resourceInputs["status"] = undefined /*out*/;
+            resourceInputs["stopAt"] = undefined /*out*/;
+            resourceInputs["window"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
         const secretOpts = { additionalSecretOutputs: ["apiKey"] };
@@ -189,7 +213,15 @@ export interface CampaignStateArgs {
      */
     reconcile?: pulumi.Input<boolean | undefined>;
     /**
+     * When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
+     */
+    startAt?: pulumi.Input<string | undefined>;
+    /**
      * The status to hold: running (the default) or paused.
      */
     status?: pulumi.Input<string | undefined>;
+    /**
+     * When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
+     */
+    stopAt?: pulumi.Input<string | undefined>;
 }

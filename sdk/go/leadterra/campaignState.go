@@ -34,6 +34,8 @@ type CampaignState struct {
 	HealedAt pulumi.StringPtrOutput `pulumi:"healedAt"`
 	// The status this declaration holds: running or paused, or none for an imported campaign whose program declares no status yet (Pulumi then sends nothing for it; declare status to hold one).
 	HeldStatus pulumi.StringPtrOutput `pulumi:"heldStatus"`
+	// The next instant (UTC) at which a run would change something for this declaration: startAt before the window, stopAt inside it, absent when no edge is ahead or status is paused.
+	NextChangeAt pulumi.StringPtrOutput `pulumi:"nextChangeAt"`
 	// Destroy pauses the campaign (one call); by default destroy sends nothing.
 	PauseOnDelete pulumi.BoolOutput `pulumi:"pauseOnDelete"`
 	// When the campaign last paused, as the API reported it (cleared while running).
@@ -42,12 +44,18 @@ type CampaignState struct {
 	Reconcile pulumi.BoolOutput `pulumi:"reconcile"`
 	// Internal: stats.sent at the last refresh while paused, for inferred drift.
 	SentBaseline pulumi.Float64PtrOutput `pulumi:"sentBaseline"`
+	// When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
+	StartAt pulumi.StringPtrOutput `pulumi:"startAt"`
 	// When the campaign last turned running, as the API reported it.
 	StartedAt pulumi.StringPtrOutput `pulumi:"startedAt"`
 	// The campaign's metrics as of the last refresh (GET .../stats).
 	Stats pulumi.MapOutput `pulumi:"stats"`
 	// The status Leadterra last reported (running, paused or draft), or running inferred by refresh from sends while recorded paused (then drift says so).
 	Status pulumi.StringPtrOutput `pulumi:"status"`
+	// When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
+	StopAt pulumi.StringPtrOutput `pulumi:"stopAt"`
+	// Where the run that last wrote this resource found it against its window: before, open or closed (absent without startAt/stopAt).
+	Window pulumi.StringPtrOutput `pulumi:"window"`
 }
 
 // NewCampaignState registers a new resource with the given unique name, arguments, and options.
@@ -116,8 +124,12 @@ type campaignStateArgs struct {
 	PauseOnDelete *bool `pulumi:"pauseOnDelete"`
 	// Owned by Git: runs with the provider's heal setting re-assert the status with one idempotent call.
 	Reconcile *bool `pulumi:"reconcile"`
+	// When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
+	StartAt *string `pulumi:"startAt"`
 	// The status to hold: running (the default) or paused.
 	Status *string `pulumi:"status"`
+	// When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
+	StopAt *string `pulumi:"stopAt"`
 }
 
 // The set of arguments for constructing a CampaignState resource.
@@ -132,8 +144,12 @@ type CampaignStateArgs struct {
 	PauseOnDelete pulumi.BoolPtrInput
 	// Owned by Git: runs with the provider's heal setting re-assert the status with one idempotent call.
 	Reconcile pulumi.BoolPtrInput
+	// When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
+	StartAt pulumi.StringPtrInput
 	// The status to hold: running (the default) or paused.
 	Status pulumi.StringPtrInput
+	// When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
+	StopAt pulumi.StringPtrInput
 }
 
 func (CampaignStateArgs) ElementType() reflect.Type {
@@ -268,6 +284,11 @@ func (o CampaignStateOutput) HeldStatus() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.HeldStatus }).(pulumi.StringPtrOutput)
 }
 
+// The next instant (UTC) at which a run would change something for this declaration: startAt before the window, stopAt inside it, absent when no edge is ahead or status is paused.
+func (o CampaignStateOutput) NextChangeAt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.NextChangeAt }).(pulumi.StringPtrOutput)
+}
+
 // Destroy pauses the campaign (one call); by default destroy sends nothing.
 func (o CampaignStateOutput) PauseOnDelete() pulumi.BoolOutput {
 	return o.ApplyT(func(v *CampaignState) pulumi.BoolOutput { return v.PauseOnDelete }).(pulumi.BoolOutput)
@@ -288,6 +309,11 @@ func (o CampaignStateOutput) SentBaseline() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *CampaignState) pulumi.Float64PtrOutput { return v.SentBaseline }).(pulumi.Float64PtrOutput)
 }
 
+// When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
+func (o CampaignStateOutput) StartAt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.StartAt }).(pulumi.StringPtrOutput)
+}
+
 // When the campaign last turned running, as the API reported it.
 func (o CampaignStateOutput) StartedAt() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.StartedAt }).(pulumi.StringPtrOutput)
@@ -301,6 +327,16 @@ func (o CampaignStateOutput) Stats() pulumi.MapOutput {
 // The status Leadterra last reported (running, paused or draft), or running inferred by refresh from sends while recorded paused (then drift says so).
 func (o CampaignStateOutput) Status() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.Status }).(pulumi.StringPtrOutput)
+}
+
+// When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
+func (o CampaignStateOutput) StopAt() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.StopAt }).(pulumi.StringPtrOutput)
+}
+
+// Where the run that last wrote this resource found it against its window: before, open or closed (absent without startAt/stopAt).
+func (o CampaignStateOutput) Window() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *CampaignState) pulumi.StringPtrOutput { return v.Window }).(pulumi.StringPtrOutput)
 }
 
 type CampaignStateArrayOutput struct{ *pulumi.OutputState }

@@ -24,7 +24,9 @@ class CampaignStateArgs:
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
                  pause_on_delete: pulumi.Input[Optional[_builtins.bool]] = None,
                  reconcile: pulumi.Input[Optional[_builtins.bool]] = None,
-                 status: pulumi.Input[Optional[_builtins.str]] = None):
+                 start_at: pulumi.Input[Optional[_builtins.str]] = None,
+                 status: pulumi.Input[Optional[_builtins.str]] = None,
+                 stop_at: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a CampaignState resource.
 
@@ -33,7 +35,9 @@ class CampaignStateArgs:
         :param pulumi.Input[_builtins.str] base_url: This resource's base URL; overrides the provider's.
         :param pulumi.Input[_builtins.bool] pause_on_delete: Destroy pauses the campaign (one call); by default destroy sends nothing.
         :param pulumi.Input[_builtins.bool] reconcile: Owned by Git: runs with the provider's heal setting re-assert the status with one idempotent call.
+        :param pulumi.Input[_builtins.str] start_at: When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
         :param pulumi.Input[_builtins.str] status: The status to hold: running (the default) or paused.
+        :param pulumi.Input[_builtins.str] stop_at: When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
         """
         pulumi.set(__self__, "campaign_id", campaign_id)
         if api_key is not None:
@@ -44,8 +48,12 @@ class CampaignStateArgs:
             pulumi.set(__self__, "pause_on_delete", pause_on_delete)
         if reconcile is not None:
             pulumi.set(__self__, "reconcile", reconcile)
+        if start_at is not None:
+            pulumi.set(__self__, "start_at", start_at)
         if status is not None:
             pulumi.set(__self__, "status", status)
+        if stop_at is not None:
+            pulumi.set(__self__, "stop_at", stop_at)
 
     @_builtins.property
     @pulumi.getter(name="campaignId")
@@ -108,6 +116,18 @@ class CampaignStateArgs:
         pulumi.set(self, "reconcile", value)
 
     @_builtins.property
+    @pulumi.getter(name="startAt")
+    def start_at(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
+        """
+        return pulumi.get(self, "start_at")
+
+    @start_at.setter
+    def start_at(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "start_at", value)
+
+    @_builtins.property
     @pulumi.getter
     def status(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -118,6 +138,18 @@ class CampaignStateArgs:
     @status.setter
     def status(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "status", value)
+
+    @_builtins.property
+    @pulumi.getter(name="stopAt")
+    def stop_at(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
+        """
+        return pulumi.get(self, "stop_at")
+
+    @stop_at.setter
+    def stop_at(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "stop_at", value)
 
 
 @pulumi.type_token("leadterra:index:CampaignState")
@@ -131,7 +163,9 @@ class CampaignState(pulumi.CustomResource):
                  campaign_id: pulumi.Input[Optional[_builtins.str]] = None,
                  pause_on_delete: pulumi.Input[Optional[_builtins.bool]] = None,
                  reconcile: pulumi.Input[Optional[_builtins.bool]] = None,
+                 start_at: pulumi.Input[Optional[_builtins.str]] = None,
                  status: pulumi.Input[Optional[_builtins.str]] = None,
+                 stop_at: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         """
         Holds a Leadterra campaign running or paused on every pulumi up: one idempotent call when something needs doing, none when nothing does.
@@ -143,7 +177,9 @@ class CampaignState(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] campaign_id: The Leadterra campaign (1-128 letters, digits, _ or -). Changing it replaces.
         :param pulumi.Input[_builtins.bool] pause_on_delete: Destroy pauses the campaign (one call); by default destroy sends nothing.
         :param pulumi.Input[_builtins.bool] reconcile: Owned by Git: runs with the provider's heal setting re-assert the status with one idempotent call.
+        :param pulumi.Input[_builtins.str] start_at: When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
         :param pulumi.Input[_builtins.str] status: The status to hold: running (the default) or paused.
+        :param pulumi.Input[_builtins.str] stop_at: When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
         """
         ...
     @overload
@@ -174,7 +210,9 @@ class CampaignState(pulumi.CustomResource):
                  campaign_id: pulumi.Input[Optional[_builtins.str]] = None,
                  pause_on_delete: pulumi.Input[Optional[_builtins.bool]] = None,
                  reconcile: pulumi.Input[Optional[_builtins.bool]] = None,
+                 start_at: pulumi.Input[Optional[_builtins.str]] = None,
                  status: pulumi.Input[Optional[_builtins.str]] = None,
+                 stop_at: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -191,17 +229,21 @@ class CampaignState(pulumi.CustomResource):
             __props__.__dict__["campaign_id"] = campaign_id
             __props__.__dict__["pause_on_delete"] = pause_on_delete
             __props__.__dict__["reconcile"] = reconcile
+            __props__.__dict__["start_at"] = start_at
             __props__.__dict__["status"] = status
+            __props__.__dict__["stop_at"] = stop_at
             __props__.__dict__["api_key_fingerprint"] = None
             __props__.__dict__["api_key_source"] = None
             __props__.__dict__["drift"] = None
             __props__.__dict__["endpoint"] = None
             __props__.__dict__["healed_at"] = None
             __props__.__dict__["held_status"] = None
+            __props__.__dict__["next_change_at"] = None
             __props__.__dict__["paused_at"] = None
             __props__.__dict__["sent_baseline"] = None
             __props__.__dict__["started_at"] = None
             __props__.__dict__["stats"] = None
+            __props__.__dict__["window"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["apiKey"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(CampaignState, __self__).__init__(
@@ -235,13 +277,17 @@ class CampaignState(pulumi.CustomResource):
         __props__.__dict__["endpoint"] = None
         __props__.__dict__["healed_at"] = None
         __props__.__dict__["held_status"] = None
+        __props__.__dict__["next_change_at"] = None
         __props__.__dict__["pause_on_delete"] = None
         __props__.__dict__["paused_at"] = None
         __props__.__dict__["reconcile"] = None
         __props__.__dict__["sent_baseline"] = None
+        __props__.__dict__["start_at"] = None
         __props__.__dict__["started_at"] = None
         __props__.__dict__["stats"] = None
         __props__.__dict__["status"] = None
+        __props__.__dict__["stop_at"] = None
+        __props__.__dict__["window"] = None
         return CampaignState(resource_name, opts=opts, __props__=__props__)
 
     @staticmethod
@@ -323,6 +369,14 @@ class CampaignState(pulumi.CustomResource):
         return pulumi.get(self, "held_status")
 
     @_builtins.property
+    @pulumi.getter(name="nextChangeAt")
+    def next_change_at(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The next instant (UTC) at which a run would change something for this declaration: startAt before the window, stopAt inside it, absent when no edge is ahead or status is paused.
+        """
+        return pulumi.get(self, "next_change_at")
+
+    @_builtins.property
     @pulumi.getter(name="pauseOnDelete")
     def pause_on_delete(self) -> pulumi.Output[_builtins.bool]:
         """
@@ -355,6 +409,14 @@ class CampaignState(pulumi.CustomResource):
         return pulumi.get(self, "sent_baseline")
 
     @_builtins.property
+    @pulumi.getter(name="startAt")
+    def start_at(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        When the launch window opens: an RFC 3339 instant with an offset (2027-03-10T09:00:00+01:00). Before it, a campaign declared running is held paused (a draft stays draft); the first run at or after it starts the campaign.
+        """
+        return pulumi.get(self, "start_at")
+
+    @_builtins.property
     @pulumi.getter(name="startedAt")
     def started_at(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
@@ -377,4 +439,20 @@ class CampaignState(pulumi.CustomResource):
         The status Leadterra last reported (running, paused or draft), or running inferred by refresh from sends while recorded paused (then drift says so).
         """
         return pulumi.get(self, "status")
+
+    @_builtins.property
+    @pulumi.getter(name="stopAt")
+    def stop_at(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        When the launch window closes: an RFC 3339 instant with an offset, after startAt. The first run at or after it pauses the campaign, and it is held paused from then on.
+        """
+        return pulumi.get(self, "stop_at")
+
+    @_builtins.property
+    @pulumi.getter
+    def window(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Where the run that last wrote this resource found it against its window: before, open or closed (absent without startAt/stopAt).
+        """
+        return pulumi.get(self, "window")
 
