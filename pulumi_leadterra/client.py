@@ -41,7 +41,7 @@ from .errors import (
 from .settings import RetryPolicy, base_url_problem, campaign_id_problem, is_loopback_url, key_problem
 from .transport import MAX_REPLY_BYTES, Cancellation, Deadline, Reply, Transport
 
-__all__ = ["LeadterraClient", "USER_AGENT"]
+__all__ = ["LeadterraClient", "USER_AGENT", "remaining_capacity"]
 
 USER_AGENT = f"pulumi-leadterra/{__version__}"
 _log = logging.getLogger("pulumi_leadterra")
@@ -212,7 +212,7 @@ def _should_retry(response: Optional[Reply]) -> bool:
     return response is None or response.status == 429 or response.status >= 500
 
 
-def _json_object(reply: Reply, campaign_id: str, secrets: Secrets) -> dict[str, Any]:
+def _json_object(reply: Reply, campaign_id: Optional[str], secrets: Secrets) -> dict[str, Any]:
     body = _decode(reply, secrets)
     if not isinstance(body, dict):
         if reply.oversized:
@@ -228,6 +228,42 @@ def _json_object(reply: Reply, campaign_id: str, secrets: Secrets) -> dict[str, 
             request_id=_request_id(reply, secrets),
         )
     return body
+
+
+#: The two spellings Leadterra's documentation gives for ``GET /v1/sender-pools``: the list's key,
+#: and each pool's remaining volume for today.
+_POOL_SPELLINGS = (("senderPools", "remainingToday"), ("pools", "remainingVolume"))
+
+
+def remaining_capacity(body: dict[str, Any]) -> list[tuple[str, float]]:
+    """(pool, remaining volume today) for each sender pool in a ``GET /v1/sender-pools`` reply.
+
+    The documentation spells the reply two ways (``senderPools``/``remainingToday`` and
+    ``pools``/``remainingVolume``); both are read. Anything else (neither key, both, a pool
+    without its spelling's field, a count that is not a finite number) is refused with a sentence
+    saying what was expected: a guess about capacity would be worse than none.
+    """
+    present = [(key, field) for key, field in _POOL_SPELLINGS if key in body]
+    expected = "senderPools[].remainingToday or pools[].remainingVolume"
+    if len(present) != 1:
+        found = ", ".join(sorted(str(key)[:40] for key in body)[:8]) or "nothing"
+        raise LeadterraError(f"GET /v1/sender-pools answered with {found}; expected {expected}")
+    key, field = present[0]
+    pools = body[key]
+    if not isinstance(pools, list):
+        raise LeadterraError(f"GET /v1/sender-pools answered {key} that is not a list; expected {expected}")
+    capacity: list[tuple[str, float]] = []
+    for index, pool in enumerate(pools):
+        remaining = pool.get(field) if isinstance(pool, dict) else None
+        valid = isinstance(remaining, int | float) and not isinstance(remaining, bool)
+        if not valid or not math.isfinite(float(remaining)):  # type: ignore[arg-type]
+            raise LeadterraError(
+                f"GET /v1/sender-pools answered {key}[{index}] without a number in {field}; "
+                f"expected {expected}"
+            )
+        name = next((pool[n] for n in ("name", "id") if isinstance(pool.get(n), str) and pool[n]), None)
+        capacity.append((str(name or f"{key}[{index}]")[:80], float(remaining)))  # type: ignore[arg-type]
+    return capacity
 
 
 class LeadterraClient:
@@ -301,6 +337,11 @@ class LeadterraClient:
         """``GET /v1/campaigns/:id/stats``: metrics only; the API reports no status here."""
         return self._request("GET", campaign_id, "stats")
 
+    def sender_pools(self) -> dict[str, Any]:
+        """``GET /v1/sender-pools``: remaining sending capacity per pool, as the API spells it
+        (read it with `remaining_capacity`)."""
+        return self._send("GET", f"{self._base_url}/v1/sender-pools", "sender-pools", None)
+
     def _backoff(self, attempt: int) -> float:
         """Full jitter: a uniform wait between 0 and the exponential ceiling, so that parallel
         resources retrying after one outage spread out instead of arriving in lockstep."""
@@ -341,6 +382,9 @@ class LeadterraClient:
                 f"refusing to send {method} {action} for this campaign id: {problem} (nothing was sent)"
             )
         url = f"{self._base_url}/v1/campaigns/{quote(campaign_id, safe='')}/{action}"
+        return self._send(method, url, action, campaign_id)
+
+    def _send(self, method: str, url: str, action: str, campaign_id: Optional[str]) -> dict[str, Any]:
         policy, cancellation = self._retry, self._cancellation
         if cancellation.is_set:
             raise CancelledError("cancelled before the request was sent", campaign_id=campaign_id)
@@ -353,7 +397,7 @@ class LeadterraClient:
             deadline.close()
 
     def _attempts(
-        self, method: str, url: str, action: str, campaign_id: str, deadline: Deadline
+        self, method: str, url: str, action: str, campaign_id: Optional[str], deadline: Deadline
     ) -> dict[str, Any]:
         policy, cancellation = self._retry, self._cancellation
         attempt = 0

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Optional, TypeVar
 
-from .client import LeadterraClient
+from .client import LeadterraClient, remaining_capacity
 from .decision import (
     ADD,
     DELETE,
@@ -246,6 +246,10 @@ class Lifecycle:
         self._clients: dict[tuple[str, str, RetryPolicy], LeadterraClient] = {}
         self._lock = threading.Lock()
         self._cancellation = Cancellation()
+        # What this run's one GET /v1/sender-pools per endpoint found (preflight): the capacity
+        # per pool, or the sentence saying why it could not be read.
+        self._pools: dict[tuple[str, str], list[tuple[str, float]] | str] = {}
+        self._pools_lock = threading.Lock()
         # Campaigns some resource of this run declares running (see `delete`).
         self._held_running: set[str] = set()
         # Every key this process may send: what any reply says is scrubbed of all of them.
@@ -441,7 +445,37 @@ class Lifecycle:
                 code="no_leads_enrolled",
             )
             return [("campaign_id", f"preflight: {error}")]
+        if starting:
+            self._warn_if_no_capacity(campaign_id, url, key)
         return []
+
+    def _warn_if_no_capacity(self, campaign_id: str, url: str, key: str) -> None:
+        """A start about to go out while a sender pool has no capacity left today: a warning
+        (the API queues the sends, so nothing fails), naming the pool and its remaining volume.
+
+        One ``GET /v1/sender-pools`` per run and endpoint at most, whatever its answer: the
+        first start to ask holds the lock while it asks, the others read what it found. The API
+        does not say which pool a campaign is assigned to, so every exhausted pool is named.
+        """
+        with self._pools_lock:
+            if (url, key) not in self._pools:
+                try:
+                    body = self._client(url, key, self._preflight_retry).sender_pools()
+                    self._pools[(url, key)] = remaining_capacity(body)
+                except LeadterraError as exc:
+                    unread = f"preflight could not read sender capacity: {exc}"
+                    self._pools[(url, key)] = unread
+                    self._warn(unread)  # once per run: the other starts stay quiet
+            found = self._pools[(url, key)]
+        if isinstance(found, str):
+            return
+        empty = [f"{name} (remaining today: {remaining:g})" for name, remaining in found if remaining <= 0]
+        if empty:
+            self._warn(
+                f"campaign {campaign_id} would start while sender pool {', '.join(empty)} has no "
+                "capacity left today: Leadterra queues its sends until the pool has capacity again "
+                "(GET /v1/sender-pools; the API does not say which pool a campaign uses)"
+            )
 
     # --- diff: compare desired inputs with stored outputs, no network -------------------------
     def diff(self, olds: dict[str, Any], news: dict[str, Any]) -> Diff:

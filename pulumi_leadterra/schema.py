@@ -98,7 +98,8 @@ _CONFIG: dict[str, dict[str, Any]] = {
     "preflight": _p(
         "boolean",
         "Check makes one GET .../stats for each resource about to be created or started, and fails "
-        "the preview on an unknown campaign, a refused key, or a campaign without leads.",
+        "the preview on an unknown campaign, a refused key, or a campaign without leads; and one "
+        "GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.",
         defaultInfo={"environment": ["LEADTERRA_PREFLIGHT"]},
     ),
     "maxAttempts": _p("integer", "Attempts per call, 1-100 (default 4)."),

@@ -605,7 +605,8 @@ def test_preflight_only_for_creates_and_moves_to_running(run: Run, sandbox: Sand
     paused = plugin.up(state, {"campaign_id": "camp_1", "status": "paused"})
     sandbox.clear_requests()
     assert plugin.preview(paused, {"campaign_id": "camp_1"}) == "update"  # moving back to running
-    assert sandbox.drain_counts() == {"GET stats": 1}
+    # ...and, as it is about to start, the run's one look at sender capacity.
+    assert sandbox.drain_counts() == {"GET stats": 1, "GET sender-pools": 1}
     assert run().preview(paused, {"campaign_id": "camp_1"}) == "update"  # without preflight: 0
     assert sandbox.drain_counts() == {}
 
@@ -638,4 +639,4 @@ def test_environment_twins_fill_the_gap_and_stack_config_wins(run: Run, sandbox:
     inputs, _ = run(env={"LEADTERRA_PAUSE_ALL": "TRUE"}).check({}, {"campaign_id": "camp_1"})
     assert inputs["status"] == "paused"
     run(env={"LEADTERRA_PREFLIGHT": "1"}).check({}, {"campaign_id": "camp_2"})
-    assert sandbox.drain_counts() == {"GET stats": 1}
+    assert sandbox.drain_counts() == {"GET stats": 1, "GET sender-pools": 1}  # a start: capacity too

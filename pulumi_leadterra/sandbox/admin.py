@@ -52,6 +52,12 @@ class Runtime:
         self.latency_ms = 0.0
         self.error_shape = "nested"
         self.requests: list[dict[str, Any]] = []
+        # GET /v1/sender-pools: each pool's id, name and remaining volume today, and which of the
+        # documentation's two spellings the answer uses.
+        self.sender_pools: list[dict[str, Any]] = [
+            {"id": "pool_default", "name": "Default", "remaining": 500}
+        ]
+        self.pool_spelling = "senderPools"
 
     def take_fault(self, path: str) -> Optional[dict[str, Any]]:
         """The first fault matching ``path``, used up once."""
@@ -244,7 +250,7 @@ def clear_faults(ctx: Any, _id: Any, _body: Any) -> tuple[int, Any]:
 def change_settings(ctx: Any, _id: Any, body: Any) -> tuple[int, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "expected a JSON object")
-    unknown = sorted(set(body) - {"latencyMs", "errorShape", "apiKeys"})
+    unknown = sorted(set(body) - {"latencyMs", "errorShape", "apiKeys", "senderPools", "poolSpelling"})
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown setting {unknown[0][:40]!r}")
     latency = _number(body["latencyMs"], "latencyMs", 0, 60_000) if "latencyMs" in body else None
@@ -254,8 +260,16 @@ def change_settings(ctx: Any, _id: Any, body: Any) -> tuple[int, Any]:
     keys = body.get("apiKeys")
     if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)):
         raise ApiError(400, "invalid_request", "apiKeys must be a list of keys, or null")
+    pools = _sender_pools(body["senderPools"]) if "senderPools" in body else None
+    spelling = body.get("poolSpelling")
+    if "poolSpelling" in body and spelling not in ("senderPools", "pools"):
+        raise ApiError(400, "invalid_request", "poolSpelling must be senderPools or pools")
     runtime: Runtime = ctx.runtime
     with runtime.lock:
+        if pools is not None:
+            runtime.sender_pools = pools
+        if spelling is not None:
+            runtime.pool_spelling = spelling
         if latency is not None:
             runtime.latency_ms = latency
         if shape is not None:
@@ -267,7 +281,27 @@ def change_settings(ctx: Any, _id: Any, body: Any) -> tuple[int, Any]:
             "latencyMs": runtime.latency_ms,
             "errorShape": runtime.error_shape,
             "apiKeys": None if runtime.api_keys is None else len(runtime.api_keys),
+            "senderPools": list(runtime.sender_pools),
+            "poolSpelling": runtime.pool_spelling,
         }
+
+
+def _sender_pools(value: Any) -> list[dict[str, Any]]:
+    """``senderPools`` of the settings: a list of {id, name, remaining}."""
+    if not isinstance(value, list) or len(value) > 100:
+        raise ApiError(400, "invalid_request", "senderPools must be a list of at most 100 pools")
+    pools = []
+    for pool in value:
+        if not isinstance(pool, dict) or set(pool) - {"id", "name", "remaining"}:
+            raise ApiError(400, "invalid_request", "each sender pool is {id, name, remaining}")
+        pools.append(
+            {
+                "id": _text(pool.get("id", ""), "id"),
+                "name": _text(pool.get("name", ""), "name"),
+                "remaining": _whole(pool.get("remaining", 0), "remaining", 0, 10**9),
+            }
+        )
+    return pools
 
 
 def list_requests(ctx: Any, _id: Any, _body: Any) -> tuple[int, Any]:

@@ -122,6 +122,15 @@ def stats(ctx: Any, campaign_id: str, _body: Any) -> tuple[int, Any]:
         return 200, stats_of(_campaign(campaigns, campaign_id))
 
 
-def pools(_ctx: Any, _id: Any, _body: Any) -> tuple[int, Any]:
-    pool = {"id": "pool_default", "name": "Default", "remainingToday": 500}
-    return 200, {"senderPools": [pool]}
+def pools(ctx: Any, _id: Any, _body: Any) -> tuple[int, Any]:
+    """Capacity per pool, in either of the documentation's spellings (the admin API's
+    ``poolSpelling``): ``senderPools``/``remainingToday`` or ``pools``/``remainingVolume``."""
+    runtime = ctx.runtime
+    with runtime.lock:
+        key, field = (
+            ("senderPools", "remainingToday")
+            if runtime.pool_spelling == "senderPools"
+            else ("pools", "remainingVolume")
+        )
+        pools = [{"id": p["id"], "name": p["name"], field: p["remaining"]} for p in runtime.sender_pools]
+    return 200, {key: pools}

@@ -85,7 +85,7 @@ export interface ProviderArgs {
      */
     pauseAll?: pulumi.Input<boolean | undefined>;
     /**
-     * Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
+     * Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads; and one GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.
      */
     preflight?: pulumi.Input<boolean | undefined>;
     /**

@@ -5,7 +5,8 @@ The dev and staging stacks, each against a sandbox of its own, seeded as the wor
 plain preview, the workflow's pull-request preview (policy pack, preflight on, heal off), its
 ``up`` on merge, a second ``up``, a quiet preview, and destroy. After every command: the exact
 requests each campaign received (per the stack file: one start per running campaign, one pause
-per paused one, on the merge only; preflight's one read per campaign in the first PR preview),
+per paused one, on the merge only; preflight's one read per campaign in the first PR preview, and
+one GET /v1/sender-pools for the run),
 and the state as ``pulumi stack export`` holds it (never the key; `Project` checks that, and
 every word the CLI prints).
 
@@ -194,7 +195,9 @@ def test_a_stack_through_the_workflow(tmp_path: Path, stack: str, stack_sandbox:
     pr = project("preview", "--diff", "--policy-pack", str(pack), env=pr_env).stdout
     assert "leadterra-guardrails" in pr  # --diff lists the packs it ran (its path shortened)
     assert f"+ {len(declared) + 1} to create" in pr  # the campaigns and the stack
-    assert _drain(sandbox) == Counter({f"GET /v1/campaigns/{cid}/stats": 1 for cid, _ in declared.values()})
+    # And, as campaigns are about to start, the run's one look at sender capacity.
+    reads = Counter({f"GET /v1/campaigns/{cid}/stats": 1 for cid, _ in declared.values()})
+    assert _drain(sandbox) == reads + Counter({"GET /v1/sender-pools": 1 if running else 0})
     assert _state(project) == ({}, {})
 
     # The merge: `up --yes` with the pack, heal off. One start per running campaign, one pause

@@ -80,7 +80,7 @@ type providerArgs struct {
 	MaxAttempts *int `pulumi:"maxAttempts"`
 	// The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
 	PauseAll *bool `pulumi:"pauseAll"`
-	// Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
+	// Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads; and one GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.
 	Preflight *bool `pulumi:"preflight"`
 	// Read timeout in seconds, above 0 up to 600 (default 30).
 	ReadTimeout *float64 `pulumi:"readTimeout"`
@@ -108,7 +108,7 @@ type ProviderArgs struct {
 	MaxAttempts pulumi.IntPtrInput
 	// The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
 	PauseAll pulumi.BoolPtrInput
-	// Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
+	// Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads; and one GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.
 	Preflight pulumi.BoolPtrInput
 	// Read timeout in seconds, above 0 up to 600 (default 30).
 	ReadTimeout pulumi.Float64PtrInput

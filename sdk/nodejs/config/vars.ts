@@ -85,7 +85,7 @@ Object.defineProperty(exports, "pauseAll", {
 });
 
 /**
- * Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
+ * Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads; and one GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.
  */
 export declare const preflight: boolean | undefined;
 Object.defineProperty(exports, "preflight", {

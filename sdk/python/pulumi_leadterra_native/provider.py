@@ -41,7 +41,7 @@ class ProviderArgs:
         :param pulumi.Input[_builtins.bool] heal_all: The repair after an interrupted run: this run pauses every CampaignState declared paused, whatever state records (one idempotent pause each), and heals reconcile=true ones as heal does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.
         :param pulumi.Input[_builtins.int] max_attempts: Attempts per call, 1-100 (default 4).
         :param pulumi.Input[_builtins.bool] pause_all: The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
-        :param pulumi.Input[_builtins.bool] preflight: Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
+        :param pulumi.Input[_builtins.bool] preflight: Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads; and one GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.
         :param pulumi.Input[_builtins.float] read_timeout: Read timeout in seconds, above 0 up to 600 (default 30).
         :param pulumi.Input[_builtins.float] retry_base_delay: First back-off ceiling in seconds, 0-60 (default 0.5).
         :param pulumi.Input[_builtins.float] retry_budget: Bound on a whole call in seconds, above 0 up to 3600 (default 60).
@@ -172,7 +172,7 @@ class ProviderArgs:
     @pulumi.getter
     def preflight(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
-        Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
+        Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads; and one GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.
         """
         return pulumi.get(self, "preflight")
 
@@ -260,7 +260,7 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.Input[_builtins.bool] heal_all: The repair after an interrupted run: this run pauses every CampaignState declared paused, whatever state records (one idempotent pause each), and heals reconcile=true ones as heal does. It never undoes a dashboard pause of a campaign Git does not own. Set it for one run.
         :param pulumi.Input[_builtins.int] max_attempts: Attempts per call, 1-100 (default 4).
         :param pulumi.Input[_builtins.bool] pause_all: The incident brake: every CampaignState is held paused whatever it declares, and nothing starts; every run sends one idempotent pause per campaign, whatever state records.
-        :param pulumi.Input[_builtins.bool] preflight: Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
+        :param pulumi.Input[_builtins.bool] preflight: Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads; and one GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.
         :param pulumi.Input[_builtins.float] read_timeout: Read timeout in seconds, above 0 up to 600 (default 30).
         :param pulumi.Input[_builtins.float] retry_base_delay: First back-off ceiling in seconds, 0-60 (default 0.5).
         :param pulumi.Input[_builtins.float] retry_budget: Bound on a whole call in seconds, above 0 up to 3600 (default 60).

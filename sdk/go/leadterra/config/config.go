@@ -86,7 +86,7 @@ func GetPauseAll(ctx *pulumi.Context) bool {
 	return value
 }
 
-// Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
+// Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads; and one GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.
 func GetPreflight(ctx *pulumi.Context) bool {
 	v, err := config.TryBool(ctx, "leadterra:preflight")
 	if err == nil {

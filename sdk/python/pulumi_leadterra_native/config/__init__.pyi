@@ -51,7 +51,7 @@ The incident brake: every CampaignState is held paused whatever it declares, and
 
 preflight: Optional[bool]
 """
-Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads.
+Check makes one GET .../stats for each resource about to be created or started, and fails the preview on an unknown campaign, a refused key, or a campaign without leads; and one GET /v1/sender-pools per run before any start, warning when a pool has no capacity left today.
 """
 
 readTimeout: Optional[float]
