@@ -3,7 +3,9 @@
 Steps: start the sandbox (loopback, temporary state, seeded), get a Pulumi CLI (the one `make
 engine` left in .pulumi-cli/bin, then PATH, then a download through the Automation API), then run
 the quickstart project (`examples/quickstart`) with a local file backend through `STEPS`: the day-2 story of a
-GitOps stack (quiet re-runs, a dashboard pause, a heal run, the incident brake, destroy). The
+GitOps stack (quiet re-runs, a dashboard pause, a heal run, the incident brake, destroy); then
+`examples/launch-window` through `window_steps`: a launch declared a few seconds ahead, created
+held paused, left alone by a run before the window, started by the first run after it. The
 sandbox runs inside this process, so it stops whenever this process does, Ctrl-C included.
 
 `STEPS` and `run_steps` are the whole demo: the real CLI runs them through the Automation API
@@ -20,7 +22,9 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
@@ -34,7 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CLI = Path(os.environ.get("LEADTERRA_DEMO_CLI_DIR") or ROOT / ".pulumi-cli")
 QUICKSTART = ROOT / "examples" / "quickstart"
 DEMO_KEY = "sk_test_demo_key_0000000000"
-CAMPAIGNS = ("camp_demo", "camp_legacy")
+CAMPAIGNS = ("camp_demo", "camp_legacy", "camp_window")
+LAUNCH_WINDOW = ROOT / "examples" / "launch-window"
+#: How far ahead of the demo's own clock the launch window opens: room for two `pulumi up`s.
+WINDOW_LEAD_SECONDS = 60.0
 HOW_TO_INSTALL = (
     "run make engine (it finds, downloads or builds one into .pulumi-cli/bin), or install it "
     "(https://www.pulumi.com/docs/install/), and run make demo again."
@@ -54,7 +61,9 @@ class Step:
     """One step of the demo: what it says, the stack config it sets, what it does, what must hold."""
 
     say: str
-    action: str  # "up", "destroy", or "dashboard-pause" (camp_demo, through the sandbox admin API)
+    # "up", "destroy", "dashboard-pause" (camp_demo, through the sandbox admin API), or
+    # "wait-for-window" (sleep until the launch window opens)
+    action: str
     config: dict[str, str] = field(default_factory=dict)
     quiet: bool = False  # the up must change nothing at all
     expect: dict[str, str] = field(default_factory=dict)  # campaign status afterwards
@@ -100,10 +109,33 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+def window_steps(start_at: str) -> tuple[Step, ...]:
+    """The launch window, opening at ``start_at``: declared, a run before it, a run after it."""
+    return (
+        Step(
+            f"declare camp_window with start_at={start_at}: pulumi up creates it held paused "
+            "(a draft stays draft)",
+            "up",
+            config={"launch-window:startAt": start_at},
+            expect={"camp_window": "draft"},
+        ),
+        Step("pulumi up before the window: nothing to do, no request", "up", quiet=True),
+        Step(f"waiting for the window to open at {start_at}", "wait-for-window"),
+        Step(
+            "pulumi up after start_at (what the scheduled run does): camp_window started",
+            "up",
+            expect={"camp_window": "running"},
+        ),
+        Step("pulumi destroy", "destroy", expect={"camp_window": "running"}),
+    )
+
+
 class DemoStack(Protocol):
     """What the steps need from a stack: the real CLI, or the plugin protocol in the tests."""
 
     def set_config(self, key: str, value: str) -> None: ...
+
+    def get_config(self, key: str) -> str: ...
 
     def up(self) -> dict[str, int]:
         """Run `pulumi up`; the resource changes by kind, e.g. {"same": 2}."""
@@ -127,7 +159,11 @@ def show_status(sandbox_url: str) -> dict[str, str]:
 
 
 def start_sandbox(state_dir: Path) -> SandboxServer:
-    seeded = [new_campaign("camp_demo"), new_campaign("camp_legacy", status="running")]
+    seeded = [
+        new_campaign("camp_demo"),
+        new_campaign("camp_legacy", status="running"),
+        new_campaign("camp_window"),
+    ]
     return SandboxServer(state_path=state_dir / "sandbox.json", campaigns=seeded).start()
 
 
@@ -159,11 +195,11 @@ def find_cli() -> Optional[Any]:
         socket.setdefaulttimeout(previous)
 
 
-def run_steps(stack: DemoStack, sandbox_url: str) -> None:
-    """The demo itself: every step of `STEPS`, each checked against the sandbox afterwards."""
+def run_steps(stack: DemoStack, sandbox_url: str, steps: tuple[Step, ...] = STEPS) -> None:
+    """The demo itself: every step of ``steps``, each checked against the sandbox afterwards."""
     stack.set_config("leadterra:apiKey", DEMO_KEY)
     stack.set_config("leadterra:baseUrl", sandbox_url)
-    for step in STEPS:
+    for step in steps:
         say(step.say)
         for key, value in step.config.items():
             stack.set_config(key, value)
@@ -174,6 +210,10 @@ def run_steps(stack: DemoStack, sandbox_url: str) -> None:
                 raise RuntimeError(f"this up was expected to change nothing, got {changes}")
         elif step.action == "destroy":
             stack.destroy()
+        elif step.action == "wait-for-window":
+            opens = datetime.fromisoformat(stack.get_config("launch-window:startAt"))
+            time.sleep(max(0.0, (opens - datetime.now(UTC)).total_seconds()) + 1)
+            continue
         else:
             requests.put(f"{sandbox_url}/_sandbox/campaigns/camp_demo", json={"status": "paused"}, timeout=10)
         statuses = show_status(sandbox_url)
@@ -186,14 +226,15 @@ def run_steps(stack: DemoStack, sandbox_url: str) -> None:
 class AutomationStack:
     """A `DemoStack` over the real CLI, through the Automation API, with a local file backend."""
 
-    def __init__(self, cli: Any, work: Path) -> None:
+    def __init__(self, cli: Any, work: Path, project: Path = QUICKSTART) -> None:
         from pulumi import automation as auto
 
         self._auto = auto
         backend = work / "backend"
-        backend.mkdir()
+        backend.mkdir(exist_ok=True)
+        self._project = project
         workspace = auto.LocalWorkspaceOptions(
-            work_dir=str(QUICKSTART),
+            work_dir=str(project),
             pulumi_command=cli,
             env_vars={
                 "PULUMI_BACKEND_URL": backend.as_uri(),
@@ -201,11 +242,14 @@ class AutomationStack:
                 "PULUMI_SKIP_UPDATE_CHECK": "true",
             },
         )
-        self._stack = auto.create_or_select_stack(stack_name="demo", work_dir=str(QUICKSTART), opts=workspace)
+        self._stack = auto.create_or_select_stack(stack_name="demo", work_dir=str(project), opts=workspace)
 
     def set_config(self, key: str, value: str) -> None:
         secret = key == "leadterra:apiKey"
         self._stack.set_config(key, self._auto.ConfigValue(value, secret=secret))
+
+    def get_config(self, key: str) -> str:
+        return str(self._stack.get_config(key).value)
 
     def up(self) -> dict[str, int]:
         return dict(self._stack.up(on_output=print).summary.resource_changes or {})
@@ -213,7 +257,7 @@ class AutomationStack:
     def destroy(self) -> None:
         self._stack.destroy(on_output=print)
         self._stack.workspace.remove_stack("demo")
-        (QUICKSTART / "Pulumi.demo.yaml").unlink(missing_ok=True)  # its stack file, in the clone
+        (self._project / "Pulumi.demo.yaml").unlink(missing_ok=True)  # its stack file, in the clone
 
 
 def main() -> int:
@@ -229,6 +273,8 @@ def main() -> int:
                 print(NO_CLI_OFFLINE if offline else NO_CLI, file=sys.stderr, flush=True)
                 return 3
             run_steps(AutomationStack(cli, work), sandbox.url)
+            opens = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=WINDOW_LEAD_SECONDS)
+            run_steps(AutomationStack(cli, work, LAUNCH_WINDOW), sandbox.url, window_steps(opens.isoformat()))
             say("done")
             return 0
         except KeyboardInterrupt:

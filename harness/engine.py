@@ -341,6 +341,9 @@ class PluginStack:
     def set_config(self, key: str, value: str) -> None:
         self.config[key] = value
 
+    def get_config(self, key: str) -> str:
+        return self.config[key]
+
     def _run(self, body: Callable[[Plugin], _R]) -> _R:
         plugin = make_plugin(self.kind, self.env)
         try:

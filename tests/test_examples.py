@@ -210,6 +210,34 @@ def test_demo_path_through_the_plugin(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_demo_window_path_through_the_plugin(tmp_path: Path) -> None:
+    """`make demo`'s launch window (`window_steps`), with the plugin protocol standing in for the
+    CLI: examples/launch-window declared a few seconds ahead; one pause, nothing, one start."""
+    from datetime import UTC, datetime, timedelta
+
+    demo = _load_demo()
+    server = demo.start_sandbox(tmp_path)
+    sandbox = Sandbox(server.url)
+    program = ROOT / "examples" / "launch-window" / "__main__.py"
+    opens = (datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=10)).isoformat()
+    stack = PluginStack(lambda: {}, {})
+
+    def declare() -> dict[str, dict[str, Any]]:
+        declared = run_program(program, "launch-window", "demo", dict(stack.config))
+        return {d.name: d.inputs for d in declared}
+
+    stack.declare = declare
+    try:
+        demo.run_steps(stack, sandbox.url, demo.window_steps(opens))
+        made = [
+            f"{r['method']} {r['path'].rsplit('/', 2)[-2]} {r['path'].rsplit('/', 1)[-1]}"
+            for r in sandbox.requests()
+        ]
+        assert made == ["POST camp_window pause", "POST camp_window start"]
+    finally:
+        server.stop()
+
+
 # --- continuous operation: the Kubernetes Operator and Pulumi Deployments -----------------------
 OPERATOR = ROOT / "examples" / "operator"
 DEPLOYMENTS = ROOT / "examples" / "deployments"
