@@ -56,6 +56,20 @@ WEEK: list[tuple[str, str, dict[str, str], Optional[str], dict[str, int], dict[s
 ]
 
 
+# What the preview shows for status where a run moves the campaign: `~ status: "paused" => "running"`.
+SHOWN = {
+    "Wednesday 09:00": ("paused", "running"),
+    "Thursday: the brake": ("running", "paused"),
+    "Thursday: brake released": ("paused", "running"),
+    "Friday 17:00": ("running", "paused"),
+}
+
+
+def _status_shown(preview: dict[str, Any]) -> tuple[Any, Any]:
+    (step,) = [s for s in preview.get("steps", []) if s.get("op") == "update"]
+    return step["oldState"]["inputs"].get("status"), step["newState"]["inputs"].get("status")
+
+
 def _project(tmp_path: Path, sandbox: Sandbox, variant: str) -> Project:
     cli = find_cli()
     assert cli is not None
@@ -87,8 +101,11 @@ def test_a_launch_week_with_the_requests_of_each_run(tmp_path: Path, sandbox: Sa
         env = {"FAKETIME": f"@{instant}", **settings}
         if dashboard:
             sandbox.put("camp_1", status=dashboard)
-        planned = summary(project.preview(env=env))
+        shown = project.preview(env=env)
+        planned = summary(shown)
         assert planned == preview, (when, planned)
+        if when in SHOWN:
+            assert _status_shown(shown) == SHOWN[when], when
         assert sandbox.drain_counts() == {}, when  # a preview sends nothing
         project.up(env=env)
         sent = dict(sandbox.drain_counts())
