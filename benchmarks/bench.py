@@ -7,10 +7,10 @@ by side in the same run, because this machine is shared and noisy. Prints one ta
 benchmarks/results/latest.json (untracked: the README keeps the figures of record).
 
 With a Pulumi CLI (`make engine`), a second section measures the same provider through the real
-`pulumi` command (benchmarks/cli_bench.py): 100 campaigns on both providers, then the scale rows
-(1,000 and 2,000 creates, the native plugin against a no-op plugin, with and without checkpoints);
-without one it says it was skipped. `--only cli` or `--only protocol` runs one section, `--only
-scale` the scale rows alone.
+`pulumi` command (benchmarks/cli_bench.py): 100 campaigns on both providers, then the cost rows
+(benchmarks/cost_bench.py: every step at 100 and 1,000 campaigns, each front end against a no-op
+provider of the same shape); without one it says it was skipped. `--only cli` or `--only
+protocol` runs one section, `--only cost` the cost rows alone.
 
 Smoke mode, to check that every path still runs (tiny N, a couple of minutes, figures
 meaningless): `LEADTERRA_BENCH_SMOKE=1 make bench`, or `python benchmarks/bench.py --smoke`.
@@ -332,22 +332,24 @@ def main() -> int:
         help="fresh stacks per provider for the real-CLI section's timed runs (needs `make engine`)",
     )
     parser.add_argument(
-        "--scale-sizes",
+        "--cost-sizes",
         type=lambda text: tuple(int(n) for n in text.split(",") if n),
-        default=cli_bench.SCALE_SIZES,
-        help="creates per up for the real-CLI scale rows, comma-separated (empty: none)",
+        default=cli_bench.cost_bench.COST_SIZES,
+        help="campaigns per stack for the real-CLI cost rows, comma-separated (empty: none)",
     )
-    parser.add_argument("--scale-runs", type=int, default=cli_bench.SCALE_RUNS, help="runs per scale row")
     parser.add_argument(
-        "--scale-timeout",
-        type=float,
-        default=cli_bench.SCALE_TIMEOUT_S,
-        help="seconds after which a scale up is killed and reported as not finished",
+        "--cost-runs", type=int, default=cli_bench.cost_bench.COST_RUNS, help="runs per cost row"
+    )
+    parser.add_argument(
+        "--cost-fronts",
+        type=lambda text: tuple(name for name in text.split(",") if name),
+        default=cli_bench.cost_bench.FRONT_ENDS,
+        help="front ends for the cost rows, comma-separated: native,dynamic",
     )
     parser.add_argument(
         "--only",
-        choices=("protocol", "cli", "scale"),
-        help="run one section: the plugin protocol figures, the real-CLI figures, or only their scale rows",
+        choices=("protocol", "cli", "cost"),
+        help="run one section: the plugin protocol figures, the real-CLI figures, or only their cost rows",
     )
     parser.add_argument(
         "--smoke",
@@ -372,9 +374,9 @@ def main() -> int:
     else:
         sizes = cli_bench.Sizes(
             runs=args.cli_runs,
-            scale_sizes=args.scale_sizes,
-            scale_runs=args.scale_runs,
-            scale_timeout_s=args.scale_timeout,
+            cost_sizes=args.cost_sizes,
+            cost_runs=args.cost_runs,
+            cost_fronts=args.cost_fronts,
         )
 
     import tempfile
@@ -393,7 +395,7 @@ def main() -> int:
             if find_cli() is None:
                 results["cli"] = {"skipped": CLI_SKIPPED}
             else:
-                results["cli"] = cli_bench.run(work / "cli", sizes=sizes, scale_only=args.only == "scale")
+                results["cli"] = cli_bench.run(work / "cli", sizes=sizes, cost_only=args.only == "cost")
     results["wall_seconds"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
