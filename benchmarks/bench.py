@@ -347,6 +347,13 @@ def main() -> int:
         help="front ends for the cost rows, comma-separated: native,dynamic",
     )
     parser.add_argument(
+        "--cost-checkout",
+        type=Path,
+        default=None,
+        help="another checkout of this repository (an earlier commit, with a .venv link): its native "
+        "plugin and no-op in the cost rows instead of this one's (with --only cost --cost-fronts native)",
+    )
+    parser.add_argument(
         "--only",
         choices=("protocol", "cli", "cost"),
         help="run one section: the plugin protocol figures, the real-CLI figures, or only their cost rows",
@@ -377,6 +384,7 @@ def main() -> int:
             cost_sizes=args.cost_sizes,
             cost_runs=args.cost_runs,
             cost_fronts=args.cost_fronts,
+            cost_checkout=(args.cost_checkout or ROOT).resolve(),
         )
 
     import tempfile

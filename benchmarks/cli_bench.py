@@ -58,6 +58,7 @@ class Sizes:
     cost_sizes: tuple[int, ...] = cost_bench.COST_SIZES
     cost_runs: int = cost_bench.COST_RUNS
     cost_fronts: tuple[str, ...] = cost_bench.FRONT_ENDS
+    cost_checkout: Path = ROOT
     smoke: bool = False
 
 
@@ -286,7 +287,12 @@ def run(
         result.update(_hundred(workdir, sizes, parallel))
     if sizes.cost_sizes:
         result["cost"] = cost_bench.run(
-            workdir / "cost", parallel, sizes.cost_sizes, sizes.cost_runs, sizes.cost_fronts
+            workdir / "cost",
+            parallel,
+            sizes.cost_sizes,
+            sizes.cost_runs,
+            sizes.cost_fronts,
+            checkout=sizes.cost_checkout,
         )
     result["wall_seconds"] = time.perf_counter() - started
     return result

@@ -109,8 +109,13 @@ def _hwm_kib(pid: int) -> int:
     return 0
 
 
-#: The plugin folders the Python host runs as ``python <folder> <address>``.
-_PLUGIN_DIRS = (str(ROOT / "provider"), str(BENCH / "noop_provider"))
+#: The native plugin and its no-op, by folder, in this checkout or another (``--cost-checkout``).
+def _plugin_dirs(checkout: Path) -> dict[str, Path]:
+    return {"ours": checkout / "provider", "noop": checkout / "benchmarks" / "noop_provider"}
+
+
+#: Every plugin folder the Python host may run as ``python <folder> <address>``.
+_PLUGIN_DIRS: set[str] = {str(path) for path in _plugin_dirs(ROOT).values()}
 
 
 def _role(pid: int, root: int, command: str) -> str:
@@ -151,9 +156,13 @@ class _Watch:
         for pid in tree:
             if pid in details:
                 cpu, command = details[pid]
-                role = _role(pid, self.root, command)
-                kib = max(_hwm_kib(pid), self.seen.get(pid, ("", 0.0, 0))[2])
-                self.seen[pid] = (role, cpu, kib)
+                before = self.seen.get(pid)
+                # A process that has exited (a zombie until reaped) shows an empty command line:
+                # it keeps the role it was seen with, and its last CPU reading counts.
+                role = before[0] if before and (not command or before[0] == "provider") else None
+                role = role or _role(pid, self.root, command)
+                kib = max(_hwm_kib(pid), before[2] if before else 0)
+                self.seen[pid] = (role, max(cpu, before[1] if before else 0.0), kib)
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -176,12 +185,15 @@ def _children_cpu() -> float:
 
 
 # -- projects ------------------------------------------------------------------------------------
-def _project(workdir: Path, front: str, provider: str, n: int) -> Project:
+def _project(workdir: Path, front: str, provider: str, n: int, checkout: Path) -> Project:
     name = f"cost-{front}-{provider}-{n}"
     project = Project(workdir / name, secrets=[KEY])
     ids = campaign_ids(n)
+    if checkout != ROOT:
+        # Another checkout's plugins (its provider/ and no-op), its package first on the path.
+        project.env["PYTHONPATH"] = str(checkout)
     if front == "native":
-        plugin = ROOT / "provider" if provider == "ours" else BENCH / "noop_provider"
+        plugin = _plugin_dirs(checkout)[provider]
         program: dict[str, Any] = {
             "name": name,
             "runtime": "yaml",
@@ -208,15 +220,18 @@ def _project(workdir: Path, front: str, provider: str, n: int) -> Project:
 
 
 class _Runner:
-    def __init__(self, workdir: Path, sandbox: SandboxProcess, parallel: int, timeout_s: float) -> None:
+    def __init__(
+        self, workdir: Path, sandbox: SandboxProcess, parallel: int, timeout_s: float, checkout: Path
+    ) -> None:
         self.workdir, self.sandbox, self.parallel, self.timeout_s = workdir, sandbox, str(parallel), timeout_s
+        self.checkout = checkout
         self.projects: dict[tuple[str, str, int], Project] = {}
         self.stacks = 0
 
     def project(self, front: str, provider: str, n: int) -> Project:
         key = (front, provider, n)
         if key not in self.projects:
-            self.projects[key] = _project(self.workdir, front, provider, n)
+            self.projects[key] = _project(self.workdir, front, provider, n, self.checkout)
         return self.projects[key]
 
     def fresh_stack(self, project: Project, n: int) -> str:
@@ -290,14 +305,20 @@ def run(
     runs: int = COST_RUNS,
     fronts: tuple[str, ...] = FRONT_ENDS,
     timeout_s: float = TIMEOUT_S,
+    checkout: Path = ROOT,
 ) -> dict[str, Any]:
-    """Every step at every size, ``runs`` times, ours and the no-op interleaved."""
+    """Every step at every size, ``runs`` times, ours and the no-op interleaved. ``checkout``:
+    another checkout of this repository (an earlier commit, for a before/after), whose native
+    plugin and no-op are measured instead (native front end only)."""
+    if checkout != ROOT:
+        assert fronts == ("native",), "another checkout's figures are the native front end's"
+        _PLUGIN_DIRS.update(str(path) for path in _plugin_dirs(checkout).values())
     workdir.mkdir(parents=True, exist_ok=True)
     sandbox = SandboxProcess(workdir / "cost-sandbox.db")
     raw: dict[str, list[dict[str, Any]]] = {}
     started = time.perf_counter()
     try:
-        runner = _Runner(workdir, sandbox, parallel, timeout_s)
+        runner = _Runner(workdir, sandbox, parallel, timeout_s, checkout)
         for front in fronts:  # warm-up: plugin start-up, imports, the page cache
             for provider in PROVIDERS:
                 runner.sequence(front, provider, min(10, *sizes))
@@ -336,6 +357,7 @@ def run(
                 rows.append(row)
     loads = [r[label]["load1"] for runs_ in raw.values() for r in runs_ for label, *_ in STEPS]
     return {
+        "checkout": str(checkout),
         "sizes": list(sizes),
         "runs": runs,
         "fronts": list(fronts),

@@ -42,7 +42,9 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from ._version import __version__
+from .errors import LeadterraError
 from .lifeline import engine_address, watch_engine
+from .schema import PACKAGE, SCHEMA, to_camel, to_snake
 
 if TYPE_CHECKING:
     from .lifecycle import Lifecycle
@@ -74,46 +76,56 @@ _SNAKE_WORDS = re.compile(r"\b(campaign_id|pause_on_delete|base_url|api_key_sour
 def user_words(text: str) -> str:
     """A sentence of the core's in the schema's names: a YAML or TypeScript user wrote
     ``apiKey``, ``campaignId``, ``pauseOnDelete``, and that is what they are told about."""
-    from .schema import to_camel
-
     text = _SNAKE_WORDS.sub(lambda match: to_camel(match.group(1)), text)
     return text.replace("True or False", "true or false")
 
 
 # -- the wire's values and Lifecycle's ------------------------------------------------------------
-def _from_wire(value: Any, unknown: Any) -> tuple[Any, bool]:
-    """A value read from a Struct as plain Python, and whether a secret was inside it."""
-    if isinstance(value, str):
-        return (unknown, False) if value == _UNKNOWN_WIRE else (value, False)
-    if isinstance(value, struct_pb2.Struct):
-        if _SIG in value.fields and value.fields[_SIG].string_value == _SECRET:
-            inner, _ = _from_wire(value["value"], unknown) if "value" in value.fields else (None, False)
-            return inner, True
+@functools.cache
+def _unknown() -> Any:
+    """`Lifecycle`'s unknown, imported once (after the port is printed: it brings the HTTP client)."""
+    from .lifecycle import UNKNOWN
+
+    return UNKNOWN
+
+
+def _from_wire(value: struct_pb2.Value, unknown: Any) -> tuple[Any, bool]:
+    """A value from the wire as plain Python, and whether a secret was inside it."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        text = value.string_value
+        return (unknown if text == _UNKNOWN_WIRE else text), False
+    if kind == "bool_value":
+        return value.bool_value, False
+    if kind == "number_value":
+        return value.number_value, False
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        if _SIG in fields and fields[_SIG].string_value == _SECRET:
+            return (_from_wire(fields["value"], unknown)[0] if "value" in fields else None), True
         plain, secret = {}, False
-        for key in value.fields:
-            plain[key], inside = _from_wire(value[key], unknown)
+        for key, item in fields.items():
+            plain[key], inside = _from_wire(item, unknown)
             secret = secret or inside
         return plain, secret
-    if isinstance(value, struct_pb2.ListValue):
+    if kind == "list_value":
         items, secret = [], False
-        for item in value:
+        for item in value.list_value.values:
             plain_item, inside = _from_wire(item, unknown)
             items.append(plain_item)
             secret = secret or inside
         return items, secret
-    return value, False  # None, a bool or a float
+    return None, False  # null
 
 
 def _read(struct: struct_pb2.Struct) -> tuple[dict[str, Any], frozenset[str]]:
     """Properties from the engine in `Lifecycle`'s names, and the ones that held a secret (so they
     leave secret too)."""
-    from .lifecycle import UNKNOWN
-    from .schema import to_snake
-
+    unknown = _unknown()
     plain: dict[str, Any] = {}
     secret = set()
-    for name in struct.fields:
-        plain[to_snake(name)], inside = _from_wire(struct[name], UNKNOWN)
+    for name, value in struct.fields.items():
+        plain[to_snake(name)], inside = _from_wire(value, unknown)
         if inside:
             secret.add(name)
     return plain, frozenset(secret)
@@ -137,16 +149,14 @@ def _write(plain: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> st
     """Properties for the engine, in the schema's names. Once a provider accepts secrets the
     engine marks nothing for it, so what arrived secret is marked again here, and the key always
     is. An unknown stays a plain unknown: a secret around it reads as a known secret null."""
-    from .lifecycle import UNKNOWN
-    from .schema import to_camel
-
+    unknown = _unknown()
     wire: dict[str, Any] = {}
     for name, value in plain.items():
         if value is None:
             continue
         camel = to_camel(name)
-        wire[camel] = _to_wire(value, UNKNOWN)
-        if (camel in secret or camel == "apiKey") and value is not UNKNOWN:
+        wire[camel] = _to_wire(value, unknown)
+        if (camel in secret or camel == "apiKey") and value is not unknown:
             wire[camel] = {_SIG: _SECRET, "value": wire[camel]}
     struct = struct_pb2.Struct()
     struct.update(wire)
@@ -181,8 +191,6 @@ def _clean_errors(method: Callable[..., _T]) -> Callable[..., _T]:
 
     @functools.wraps(method)
     def call(self: LeadterraServicer, request: Any, context: grpc.ServicerContext) -> _T:
-        from .errors import LeadterraError
-
         try:
             return method(self, request, context)
         except LeadterraError as error:
@@ -247,16 +255,12 @@ class LeadterraServicer(provider_pb2_grpc.ResourceProviderServicer):  # type: ig
         a new setting means for each campaign is decided per resource (a new endpoint: one call
         there; a new key: state only), in the diffs that follow with the new configuration.
         """
-        from .lifecycle import UNKNOWN
-        from .schema import to_camel
-
         olds, _ = _read(request.olds)
         news, _ = _read(request.news)
-
         detailed = {}
         for name in sorted(set(olds) | set(news)):
             old, new = olds.get(name), news.get(name)
-            if new is UNKNOWN or old != new:
+            if new is _unknown() or old != new:
                 kind = _KINDS["add" if old is None else "delete" if new is None else "update"]
                 detailed[to_camel(name)] = provider_pb2.PropertyDiff(kind=kind, inputDiff=True)
         return _diff_response(detailed, [])
@@ -265,7 +269,6 @@ class LeadterraServicer(provider_pb2_grpc.ResourceProviderServicer):  # type: ig
     def Configure(self, request: Any, context: Any) -> Any:  # noqa: N802
         from .diagnostics import EngineLog
         from .lifecycle import Lifecycle
-        from .schema import PACKAGE, to_snake
         from .settings import Settings
 
         args, _ = _read(request.args)
@@ -284,8 +287,6 @@ class LeadterraServicer(provider_pb2_grpc.ResourceProviderServicer):  # type: ig
 
     @_clean_errors
     def Check(self, request: Any, context: Any) -> Any:  # noqa: N802
-        from .schema import to_camel
-
         olds, _ = _read(request.olds)
         news, secret = _read(request.news)
         inputs, failures = self.core.check(olds, news)
@@ -299,8 +300,6 @@ class LeadterraServicer(provider_pb2_grpc.ResourceProviderServicer):  # type: ig
 
     @_clean_errors
     def Diff(self, request: Any, context: Any) -> Any:  # noqa: N802
-        from .schema import to_camel
-
         olds, _ = _read(request.olds)
         news, _ = _read(request.news)
         diff = self.core.diff(olds, news)
@@ -375,14 +374,12 @@ def _diff_response(detailed: dict[str, Any], replaces: list[str]) -> Any:
 
 @functools.cache
 def _schema_text() -> str:
-    from .schema import SCHEMA
-
     return json.dumps(SCHEMA)
 
 
 def _warm_up() -> None:
     """What the first calls need, loaded while the engine is still starting its side."""
-    from . import diagnostics, lifecycle, schema, settings  # noqa: F401
+    from . import diagnostics, lifecycle, settings  # noqa: F401
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
