@@ -9,8 +9,9 @@ It serves the generated gRPC servicer directly, on grpc's thread-pool server: ea
 thread of its own and may block on HTTP there, with no event loop, no hand-over to a second pool
 and no intermediate property model between the wire and `Lifecycle` (issue 24 measured those as
 most of the plugin's cost per resource). It prints its port as soon as the server listens, after
-importing no more than ``import pulumi`` does; `Lifecycle`, the HTTP client and urllib3 load on a
-thread of their own right after, while the engine starts talking.
+importing no more than ``import pulumi`` does; `Lifecycle`, the HTTP client and urllib3 load at
+Configure. The engine starts a plugin that only answers GetSchema too (for a YAML program, the
+host's, once per command): that one never loads them.
 
 What it adapts: the wire's property values (secrets, unknowns, numbers as floats) to
 `Lifecycle`'s plain snake_case values and back, with every input that arrived secret leaving
@@ -377,11 +378,6 @@ def _schema_text() -> str:
     return json.dumps(SCHEMA)
 
 
-def _warm_up() -> None:
-    """What the first calls need, loaded while the engine is still starting its side."""
-    from . import diagnostics, lifecycle, settings  # noqa: F401
-
-
 def _arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="pulumi-resource-leadterra",
@@ -423,7 +419,6 @@ def main(argv: Optional[list[str]] = None) -> None:
     server.start()
     sys.stdout.write(f"{port}\n")
     sys.stdout.flush()
-    threading.Thread(target=_warm_up, name="leadterra-warm-up", daemon=True).start()
     # Killed with the CLI (kill -9): cancel what is in flight and exit, sending nothing more.
     watch_engine(engine, servicer.cancel)
     try:
