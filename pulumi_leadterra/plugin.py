@@ -234,6 +234,20 @@ class LeadterraServicer(provider_pb2_grpc.ResourceProviderServicer):  # type: ig
         # The engine reads UNIMPLEMENTED as "this provider takes no parameters".
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "the leadterra provider takes no parameters")
 
+    def Handshake(self, request: Any, context: Any) -> Any:  # noqa: N802
+        # The engine then configures the provider as before (Configure with its address known
+        # from the command line). The generated servicer's answer is the same code, but through
+        # an exception that grpc logs, with a traceback, on every start.
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the leadterra provider is configured by Configure")
+
+    def GetMapping(self, request: Any, context: Any) -> Any:  # noqa: N802
+        # No conversion mappings (pulumi convert, Terraform bridges): an empty answer, as the
+        # engine expects of a provider that has none.
+        return provider_pb2.GetMappingResponse()
+
+    def GetMappings(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return provider_pb2.GetMappingsResponse()
+
     def Attach(self, request: Any, context: Any) -> Any:  # noqa: N802
         # PULUMI_DEBUG_PROVIDERS: the engine hands its address to a provider it did not start.
         self._engine = request.address
