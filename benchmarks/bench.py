@@ -7,10 +7,10 @@ by side in the same run, because this machine is shared and noisy. Prints one ta
 benchmarks/results/latest.json (untracked: the README keeps the figures of record).
 
 With a Pulumi CLI (`make engine`), a second section measures the same provider through the real
-`pulumi` command (benchmarks/cli_bench.py): 100 campaigns on both providers, then the scale rows
-(1,000 and 2,000 creates, the native plugin against a no-op plugin, with and without checkpoints);
-without one it says it was skipped. `--only cli` or `--only protocol` runs one section, `--only
-scale` the scale rows alone.
+`pulumi` command (benchmarks/cli_bench.py): 100 campaigns on both providers, then the cost rows
+(benchmarks/cost_bench.py: every step at 100 and 1,000 campaigns, each front end against a no-op
+provider of the same shape); without one it says it was skipped. `--only cli` or `--only
+protocol` runs one section, `--only cost` the cost rows alone.
 
 Smoke mode, to check that every path still runs (tiny N, a couple of minutes, figures
 meaningless): `LEADTERRA_BENCH_SMOKE=1 make bench`, or `python benchmarks/bench.py --smoke`.
@@ -45,7 +45,7 @@ from pulumi.runtime.proto import provider_pb2  # noqa: E402
 from sandbox_process import SandboxProcess  # noqa: E402
 
 from harness.cli import find_cli  # noqa: E402
-from harness.engine import PROVIDER_BLOB, Plugin, Resource, make_plugin  # noqa: E402
+from harness.engine import PROVIDER_BLOB, NativePlugin, Plugin, Resource, make_plugin  # noqa: E402
 from harness.structs import to_struct  # noqa: E402
 from pulumi_leadterra import CampaignStateProvider  # noqa: E402
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE  # noqa: E402
@@ -273,6 +273,63 @@ def provider_size() -> dict[str, int]:
     return {"ours_bytes": len(ours), "naive_bytes": len(naive)}
 
 
+# -- 6. plugin CPU per Check and Diff, ours against the no-op on the same gRPC stack ------------------
+#: Calls in flight for the CPU row: the engine's --parallel default on these 2-core machines.
+WORKERS = 8
+
+
+class _NoopPlugin(NativePlugin):
+    """benchmarks/noop_provider/ driven as the native plugin is (same schema and names)."""
+
+    command = [sys.executable, "-u", str(ROOT / "benchmarks" / "noop_provider")]
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def check_diff_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
+    """CPU of the plugin process per Check + Diff of an unchanged campaign (what a preview or an
+    idle up asks of it N times), ours and the no-op interleaved, read from /proc while each
+    process lives: the calls come from 8 threads, as the engine's --parallel sends them."""
+    sandbox = SandboxProcess(workdir / "cpu.json")
+    plugins = {"ours": configured_plugin(sandbox.url, "native"), "noop": _NoopPlugin()}
+    plugins["noop"].configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": sandbox.url})
+    news = to_struct({"campaignId": "camp_p", "status": "running"})
+    urn = f"urn:pulumi:bench::leadterra::{NATIVE_TYPE}::c"
+    per_call: dict[str, list[float]] = {kind: [] for kind in plugins}
+    try:
+        for plugin in plugins.values():
+            checked = plugin.stub.Check(provider_pb2.CheckRequest(urn=urn, olds=news, news=news), timeout=60)
+            plugin.requests = [  # type: ignore[attr-defined]
+                (
+                    provider_pb2.CheckRequest(urn=urn, olds=checked.inputs, news=news),
+                    provider_pb2.DiffRequest(urn=urn, id="camp_p", olds=checked.inputs, news=checked.inputs),
+                )
+            ] * n
+        for index in range(rounds):
+            for kind in (("ours", "noop") if index % 2 == 0 else ("noop", "ours")):
+                plugin = plugins[kind]
+
+                def pair(requests: tuple[Any, Any], plugin: Plugin = plugin) -> None:
+                    plugin.stub.Check(requests[0], timeout=60)
+                    plugin.stub.Diff(requests[1], timeout=60)
+
+                before = _cpu_seconds(plugin.proc.pid)
+                parallel(pair, plugin.requests, workers=WORKERS)  # type: ignore[attr-defined]
+                per_call[kind].append((_cpu_seconds(plugin.proc.pid) - before) / n * 1000)
+        assert sandbox.admin.drain_counts() == {}, "a Check or Diff sent a request"
+    finally:
+        for plugin in plugins.values():
+            plugin.close()
+        sandbox.stop()
+    ratios = [o / z for o, z in zip(per_call["ours"], per_call["noop"], strict=True)]
+    figures = {f"{kind}_ms": summary(values) for kind, values in per_call.items()}
+    return {"n": n, **figures, "ratio": summary(ratios)}
+
+
 def protocol_section(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The figures measured through the plugin protocol (no Pulumi CLI involved)."""
     step_runs = [requests_per_step(work, args.campaigns) for _ in range(args.repeats)]
@@ -311,6 +368,7 @@ def protocol_section(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "native_cold_start": native_cold,
         "provider_size": provider_size(),
         "native_rss": rss_bench.plugin_rss_after(args.rss_seconds, 16),
+        "check_diff_cpu": check_diff_cpu(work, args.throughput_campaigns, max(3, args.repeats)),
     }
 
 
@@ -332,22 +390,31 @@ def main() -> int:
         help="fresh stacks per provider for the real-CLI section's timed runs (needs `make engine`)",
     )
     parser.add_argument(
-        "--scale-sizes",
+        "--cost-sizes",
         type=lambda text: tuple(int(n) for n in text.split(",") if n),
-        default=cli_bench.SCALE_SIZES,
-        help="creates per up for the real-CLI scale rows, comma-separated (empty: none)",
+        default=cli_bench.cost_bench.COST_SIZES,
+        help="campaigns per stack for the real-CLI cost rows, comma-separated (empty: none)",
     )
-    parser.add_argument("--scale-runs", type=int, default=cli_bench.SCALE_RUNS, help="runs per scale row")
     parser.add_argument(
-        "--scale-timeout",
-        type=float,
-        default=cli_bench.SCALE_TIMEOUT_S,
-        help="seconds after which a scale up is killed and reported as not finished",
+        "--cost-runs", type=int, default=cli_bench.cost_bench.COST_RUNS, help="runs per cost row"
+    )
+    parser.add_argument(
+        "--cost-fronts",
+        type=lambda text: tuple(name for name in text.split(",") if name),
+        default=cli_bench.cost_bench.FRONT_ENDS,
+        help="front ends for the cost rows, comma-separated: native,dynamic",
+    )
+    parser.add_argument(
+        "--cost-checkout",
+        type=Path,
+        default=None,
+        help="another checkout of this repository (an earlier commit, with a .venv link): its native "
+        "plugin and no-op in the cost rows instead of this one's (with --only cost --cost-fronts native)",
     )
     parser.add_argument(
         "--only",
-        choices=("protocol", "cli", "scale"),
-        help="run one section: the plugin protocol figures, the real-CLI figures, or only their scale rows",
+        choices=("protocol", "cli", "cost"),
+        help="run one section: the plugin protocol figures, the real-CLI figures, or only their cost rows",
     )
     parser.add_argument(
         "--smoke",
@@ -372,9 +439,10 @@ def main() -> int:
     else:
         sizes = cli_bench.Sizes(
             runs=args.cli_runs,
-            scale_sizes=args.scale_sizes,
-            scale_runs=args.scale_runs,
-            scale_timeout_s=args.scale_timeout,
+            cost_sizes=args.cost_sizes,
+            cost_runs=args.cost_runs,
+            cost_fronts=args.cost_fronts,
+            cost_checkout=(args.cost_checkout or ROOT).resolve(),
         )
 
     import tempfile
@@ -393,7 +461,7 @@ def main() -> int:
             if find_cli() is None:
                 results["cli"] = {"skipped": CLI_SKIPPED}
             else:
-                results["cli"] = cli_bench.run(work / "cli", sizes=sizes, scale_only=args.only == "scale")
+                results["cli"] = cli_bench.run(work / "cli", sizes=sizes, cost_only=args.only == "cost")
     results["wall_seconds"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -462,6 +530,12 @@ def render_protocol(
         f"| native plugin RSS after {m['seconds']:g} s at {m['in_flight']} in flight, default budget, MB "
         f"({m['creates']} creates) | {m['rss_end_kib'] / 1024:.1f} (start {m['rss_start_kib'] / 1024:.1f}) | "
         f"flat | +{m['rss_growth_kib'] / 1024:.1f} MB |"
+    )
+    c = r["check_diff_cpu"]
+    lines.append(
+        f"| native plugin CPU per Check + Diff of an unchanged campaign, ms ({c['n']} pairs, "
+        f"{c['ratio']['n']} interleaved rounds) | {spread(c['ours_ms'], '{:.3f}')} | no-op plugin, same "
+        f"gRPC stack {spread(c['noop_ms'], '{:.3f}')} | {spread(c['ratio'])}x (<= 1.2x) |"
     )
     return lines
 

@@ -4,65 +4,72 @@ Pulumi language (TypeScript, Go, C#, YAML...), as ``pulumi-resource-leadterra``.
 Run ``python -m pulumi_leadterra.plugin ENGINE_ADDRESS`` (or ``pulumi-resource-leadterra``): it
 prints its port and serves ``leadterra:index:CampaignState``. Started with no address (under a
 debugger), it waits for the engine to attach (``PULUMI_DEBUG_PROVIDERS=leadterra:PORT``).
-Against the dynamic provider it accepts secrets (``apiKey`` arrives and leaves as a secret), can
-be imported, has its own type token, and is not capped at 4 worker threads: the blocking HTTP
-calls run in a pool of their own.
 
-What it adapts: camelCase property values (`PropertyValue`: secrets, unknowns, floats) to
+It serves the generated gRPC servicer directly, on grpc's thread-pool server: each call runs on a
+thread of its own and may block on HTTP there, with no event loop, no hand-over to a second pool
+and no intermediate property model between the wire and `Lifecycle` (issue 24 measured those as
+most of the plugin's cost per resource). It prints its port as soon as the server listens, after
+importing no more than ``import pulumi`` does; `Lifecycle`, the HTTP client and urllib3 load at
+Configure. The engine starts a plugin that only answers GetSchema too (for a YAML program, the
+host's, once per command): that one never loads them.
+
+What it adapts: the wire's property values (secrets, unknowns, numbers as floats) to
 `Lifecycle`'s plain snake_case values and back, with every input that arrived secret leaving
-secret (the engine stores what a provider that accepts secrets returns, as it returns it); the
-core's diff to the engine's detailed diff, so a preview lists each changed property; messages in
-the schema's names (``apiKey``, not ``api_key``); a `LeadterraError` to one clean sentence for the
-user instead of a traceback; previews, where the engine calls Create and Update with
-``preview=True``: they send nothing and return what is known; Cancel, which ends the calls in
-flight; and an engine that is gone (``lifeline``), after which it sends nothing and exits.
+secret (the engine stores what a provider that accepts secrets returns, as it returns it) and
+``apiKey`` always secret; the core's diff to the engine's detailed diff, so a preview lists each
+changed property; messages in the schema's names (``apiKey``, not ``api_key``); a
+`LeadterraError` to one clean sentence for the user instead of a traceback; previews, where the
+engine calls Create and Update with ``preview=True``: they send nothing and return what is known;
+Cancel, which ends the calls in flight; and an engine that is gone (``lifeline``), after which it
+sends nothing and exits.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+import traceback
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import grpc
-from google.protobuf import empty_pb2
-from pulumi.provider.experimental import provider as p
-from pulumi.provider.experimental.property_value import Computed, PropertyValue
-from pulumi.provider.experimental.server import ProviderServicer
-from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from ._version import __version__
-from .diagnostics import EngineLog
 from .errors import LeadterraError
-from .lifecycle import ADD, DELETE, UNKNOWN, UPDATE, UPDATE_REPLACE, Lifecycle
 from .lifeline import engine_address, watch_engine
 from .schema import PACKAGE, SCHEMA, to_camel, to_snake
-from .settings import Settings
-from .transport import MAX_CONCURRENCY
 
-__all__ = ["LeadterraProvider", "main"]
+if TYPE_CHECKING:
+    from .lifecycle import Lifecycle
+
+__all__ = ["LeadterraServicer", "main"]
 
 _T = TypeVar("_T")
-#: Wide enough for the engine's parallelism (``pulumi up --parallel`` defaults to 4 per CPU, and
-#: users raise it); the transport keeps as many connections per origin, so no call opens one
-#: only to drop it.
-_WORKERS = MAX_CONCURRENCY
-#: An unknown, as the engine reads it on the wire (the SDK cannot marshal its own Computed).
-_COMPUTED = PropertyValue(rpc.UNKNOWN)
+#: Threads serving calls: wide enough for the engine's parallelism (``pulumi up --parallel``
+#: defaults to 4 per CPU, and users raise it); the transport keeps as many connections per
+#: origin (``transport.MAX_CONCURRENCY``, asserted equal by a test), so no call opens one only
+#: to drop it. A literal here, so that printing the port does not wait for urllib3.
+_WORKERS = 64
+#: The wire's markers (pulumi/sdk/go/common/resource/plugin/rpc.go): a secret is an object
+#: ``{_SIG: _SECRET, "value": ...}``; an unknown is this string.
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a marker, not a password
+_UNKNOWN_WIRE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 #: Outputs a preview cannot know before the call is made.
 _OBSERVED = ("status", "startedAt", "pausedAt", "healedAt", "drift", "stats")
 _KINDS = {
-    ADD: p.PropertyDiffKind.ADD,
-    DELETE: p.PropertyDiffKind.DELETE,
-    UPDATE: p.PropertyDiffKind.UPDATE,
-    UPDATE_REPLACE: p.PropertyDiffKind.UPDATE_REPLACE,
+    "add": provider_pb2.PropertyDiff.ADD,
+    "delete": provider_pb2.PropertyDiff.DELETE,
+    "update": provider_pb2.PropertyDiff.UPDATE,
+    "update-replace": provider_pb2.PropertyDiff.UPDATE_REPLACE,
 }
 _SNAKE_WORDS = re.compile(
     r"\b(campaign_id|pause_on_delete|base_url|api_key_source|api_key|held_status|start_at|stop_at)\b"
@@ -76,244 +83,315 @@ def user_words(text: str) -> str:
     return text.replace("True or False", "true or false")
 
 
-def _plain(value: PropertyValue) -> Any:
-    """A property value as plain Python: secrets unwrapped, unknowns as `UNKNOWN`."""
-    inner = value.value
-    if isinstance(inner, Computed) or inner == rpc.UNKNOWN:
-        return UNKNOWN
-    if isinstance(inner, Mapping):
-        return {key: _plain(item) for key, item in inner.items()}
-    if isinstance(inner, Sequence) and not isinstance(inner, str):
-        return [_plain(item) for item in inner]
-    return inner
+# -- the wire's values and Lifecycle's ------------------------------------------------------------
+@functools.cache
+def _unknown() -> Any:
+    """`Lifecycle`'s unknown, imported once (after the port is printed: it brings the HTTP client)."""
+    from .lifecycle import UNKNOWN
+
+    return UNKNOWN
 
 
-def _value(plain: Any) -> PropertyValue:
-    if plain is UNKNOWN:
-        return _COMPUTED
+def _from_wire(value: struct_pb2.Value, unknown: Any) -> tuple[Any, bool]:
+    """A value from the wire as plain Python, and whether a secret was inside it."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        text = value.string_value
+        return (unknown if text == _UNKNOWN_WIRE else text), False
+    if kind == "bool_value":
+        return value.bool_value, False
+    if kind == "number_value":
+        return value.number_value, False
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        if _SIG in fields and fields[_SIG].string_value == _SECRET:
+            return (_from_wire(fields["value"], unknown)[0] if "value" in fields else None), True
+        plain, secret = {}, False
+        for key, item in fields.items():
+            plain[key], inside = _from_wire(item, unknown)
+            secret = secret or inside
+        return plain, secret
+    if kind == "list_value":
+        items, secret = [], False
+        for item in value.list_value.values:
+            plain_item, inside = _from_wire(item, unknown)
+            items.append(plain_item)
+            secret = secret or inside
+        return items, secret
+    return None, False  # null
+
+
+def _read(struct: struct_pb2.Struct) -> tuple[dict[str, Any], frozenset[str]]:
+    """Properties from the engine in `Lifecycle`'s names, and the ones that held a secret (so they
+    leave secret too)."""
+    unknown = _unknown()
+    plain: dict[str, Any] = {}
+    secret = set()
+    for name, value in struct.fields.items():
+        plain[to_snake(name)], inside = _from_wire(value, unknown)
+        if inside:
+            secret.add(name)
+    return plain, frozenset(secret)
+
+
+def _to_wire(plain: Any, unknown: Any) -> Any:
+    if plain is unknown:
+        return _UNKNOWN_WIRE
     if isinstance(plain, bool) or plain is None or isinstance(plain, str):
-        return PropertyValue(plain)
+        return plain
     if isinstance(plain, int | float):
-        return PropertyValue(float(plain))
+        return float(plain)
     if isinstance(plain, Mapping):
-        return PropertyValue({str(key): _value(item) for key, item in plain.items()})
-    if isinstance(plain, Sequence):
-        return PropertyValue([_value(item) for item in plain])
-    return PropertyValue(str(plain))
+        return {str(key): _to_wire(item, unknown) for key, item in plain.items()}
+    if isinstance(plain, list | tuple):
+        return [_to_wire(item, unknown) for item in plain]
+    return str(plain)
 
 
-def _snake(props: Mapping[str, PropertyValue]) -> dict[str, Any]:
-    return {to_snake(name): _plain(value) for name, value in props.items()}
+def _write(plain: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> struct_pb2.Struct:
+    """Properties for the engine, in the schema's names. Once a provider accepts secrets the
+    engine marks nothing for it, so what arrived secret is marked again here, and the key always
+    is. An unknown stays a plain unknown: a secret around it reads as a known secret null."""
+    unknown = _unknown()
+    wire: dict[str, Any] = {}
+    for name, value in plain.items():
+        if value is None:
+            continue
+        camel = to_camel(name)
+        wire[camel] = _to_wire(value, unknown)
+        if (camel in secret or camel == "apiKey") and value is not unknown:
+            wire[camel] = {_SIG: _SECRET, "value": wire[camel]}
+    struct = struct_pb2.Struct()
+    struct.update(wire)
+    return struct
 
 
-def _secrets(*maps: Mapping[str, PropertyValue]) -> frozenset[str]:
-    """The properties that arrived secret (or holding a secret), so they leave secret too."""
-    return frozenset(name for props in maps for name, value in props.items() if value.contains_secret())
+def _planned(inputs: struct_pb2.Struct) -> struct_pb2.Struct:
+    """A preview's outputs: the inputs, and whatever the call would observe left unknown."""
+    planned = struct_pb2.Struct()
+    planned.CopyFrom(inputs)
+    planned.update({name: _UNKNOWN_WIRE for name in _OBSERVED})
+    return planned
 
 
-def _camel(plain: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> dict[str, PropertyValue]:
-    """Properties for the engine. Once a provider accepts secrets the engine marks nothing for
-    it, so what arrived secret is marked again here, and the key always is."""
-    props = {to_camel(name): _value(value) for name, value in plain.items() if value is not None}
-    for name in secret | {"apiKey"}:
-        # An unknown stays a plain unknown: a secret around it reads as a known secret null.
-        if name in props and plain.get(to_snake(name)) is not UNKNOWN:
-            props[name] = props[name].with_secret(True)
-    return props
+def _secret_key(struct: struct_pb2.Struct) -> struct_pb2.Struct:
+    """Provider inputs with ``apiKey`` marked secret, however it came (a plain stack value, an
+    explicit provider's property in any language, the SDK's environment default): the engine
+    stores a provider resource's inputs as the provider returns them from CheckConfig."""
+    key = struct.fields.get("apiKey")
+    if key is None or key.HasField("struct_value") or key.string_value == _UNKNOWN_WIRE:
+        return struct
+    marked = struct_pb2.Struct()
+    marked.CopyFrom(struct)
+    marked.update({"apiKey": {_SIG: _SECRET, "value": struct["apiKey"]}})
+    return marked
 
 
-class LeadterraProvider(p.Provider):
+# -- the servicer -------------------------------------------------------------------------------
+def _clean_errors(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A `LeadterraError` ends the call with the one sentence the README promises, in the schema's
+    names; anything else with its type, message and traceback, for a bug report."""
+
+    @functools.wraps(method)
+    def call(self: LeadterraServicer, request: Any, context: grpc.ServicerContext) -> _T:
+        try:
+            return method(self, request, context)
+        except LeadterraError as error:
+            context.abort(grpc.StatusCode.UNKNOWN, user_words(f"{type(error).__name__}: {error}"))
+        except Exception as error:  # noqa: BLE001 - reported to the engine, which shows it
+            text = "".join(traceback.format_exception(error))
+            context.abort(grpc.StatusCode.UNKNOWN, f"{type(error).__name__}: {error}\n{text}")
+        raise AssertionError("context.abort returned")  # pragma: no cover - it always raises
+
+    return call
+
+
+class LeadterraServicer(provider_pb2_grpc.ResourceProviderServicer):  # type: ignore[misc]
     """The provider the plugin serves; one per plugin process, configured once by the engine."""
 
     def __init__(self, engine: str = "") -> None:
+        self._engine = engine
         self._core: Optional[Lifecycle] = None
-        self._engine_log = EngineLog(engine or None)
         self._explicit = False  # set by CheckConfig: an explicit provider resource, not the default
-        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="leadterra")
-
-    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
-        # Every Lifecycle call may block on HTTP: never on the event loop.
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        self._lock = threading.Lock()
 
     @property
     def core(self) -> Lifecycle:
         if self._core is None:  # the engine always configures first; be safe outside it
-            self._core = Lifecycle(Settings.load())
+            from .lifecycle import Lifecycle
+            from .settings import Settings
+
+            with self._lock:
+                if self._core is None:
+                    self._core = Lifecycle(Settings.load())
         return self._core
 
-    async def get_schema(self, request: p.GetSchemaRequest) -> p.GetSchemaResponse:
-        return p.GetSchemaResponse(schema=json.dumps(SCHEMA))
+    def GetPluginInfo(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
+        return plugin_pb2.PluginInfo(version=__version__)
 
-    async def check_config(self, request: p.CheckRequest) -> p.CheckResponse:
+    def GetSchema(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return provider_pb2.GetSchemaResponse(schema=_schema_text())
+
+    def Parameterize(self, request: Any, context: Any) -> Any:  # noqa: N802
+        # The engine reads UNIMPLEMENTED as "this provider takes no parameters".
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the leadterra provider takes no parameters")
+
+    def Handshake(self, request: Any, context: Any) -> Any:  # noqa: N802
+        # The engine then configures the provider as before (Configure with its address known
+        # from the command line). The generated servicer's answer is the same code, but through
+        # an exception that grpc logs, with a traceback, on every start.
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the leadterra provider is configured by Configure")
+
+    def GetMapping(self, request: Any, context: Any) -> Any:  # noqa: N802
+        # No conversion mappings (pulumi convert, Terraform bridges): an empty answer, as the
+        # engine expects of a provider that has none.
+        return provider_pb2.GetMappingResponse()
+
+    def GetMappings(self, request: Any, context: Any) -> Any:  # noqa: N802
+        return provider_pb2.GetMappingsResponse()
+
+    def Attach(self, request: Any, context: Any) -> Any:  # noqa: N802
+        # PULUMI_DEBUG_PROVIDERS: the engine hands its address to a provider it did not start.
+        self._engine = request.address
+        return empty_pb2.Empty()
+
+    @_clean_errors
+    def CheckConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
         # The default provider is named default (default_X_Y_Z); any other is an explicit
         # provider resource, whose apiKey is its own property, not the stack's config.
         self._explicit = not request.urn.rsplit("::", 1)[-1].startswith("default")
         # Settings are validated where they are used: check reports each problem before any
         # request, on the resource that would use it.
-        return p.CheckResponse(inputs=request.new_inputs, failures=[])
+        return provider_pb2.CheckResponse(inputs=_secret_key(request.news))
 
-    async def diff_config(self, request: p.DiffRequest) -> p.DiffResponse:
+    @_clean_errors
+    def DiffConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
         """Each changed setting, so a preview names it (``~ baseUrl``, ``~ apiKey: [secret]``).
 
         Never a replacement: replacing the provider would replace every campaign it holds. What
         a new setting means for each campaign is decided per resource (a new endpoint: one call
         there; a new key: state only), in the diffs that follow with the new configuration.
         """
-        olds, news = _snake(request.old_state), _snake(request.new_inputs)
+        olds, _ = _read(request.olds)
+        news, _ = _read(request.news)
         detailed = {}
         for name in sorted(set(olds) | set(news)):
             old, new = olds.get(name), news.get(name)
-            if new is UNKNOWN or old != new:
-                kind = _KINDS[ADD if old is None else DELETE if new is None else UPDATE]
-                detailed[to_camel(name)] = p.PropertyDiff(kind, True)
-        return p.DiffResponse(changes=bool(detailed), diffs=list(detailed), detailed_diff=detailed)
+            if new is _unknown() or old != new:
+                kind = _KINDS["add" if old is None else "delete" if new is None else "update"]
+                detailed[to_camel(name)] = provider_pb2.PropertyDiff(kind=kind, inputDiff=True)
+        return _diff_response(detailed, [])
 
-    async def configure(self, request: p.ConfigureRequest) -> p.ConfigureResponse:
-        args, variables = request.args, request.variables
+    @_clean_errors
+    def Configure(self, request: Any, context: Any) -> Any:  # noqa: N802
+        from .diagnostics import EngineLog
+        from .lifecycle import Lifecycle
+        from .settings import Settings
+
+        args, _ = _read(request.args)
+        variables = dict(request.variables)
 
         def get(key: str) -> Any:
             name = key.split(":", 1)[1]
-            if name in args:
-                return _plain(args[name])
+            if to_snake(name) in args:
+                return args[to_snake(name)]
             return variables.get(f"{PACKAGE}:config:{name}")
 
         source = "provider" if self._explicit else "config"
-        self._core = Lifecycle(Settings.load(get, config_source=source), warn=self._engine_log.warning)
-        return p.ConfigureResponse(accept_secrets=True, supports_preview=True)
+        warn = EngineLog(self._engine or None).warning
+        self._core = Lifecycle(Settings.load(get, config_source=source), warn=warn)
+        return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=True)
 
-    async def check(self, request: p.CheckRequest) -> p.CheckResponse:
-        inputs, failures = await self._run(
-            self.core.check, _snake(request.old_inputs), _snake(request.new_inputs)
-        )
-        return p.CheckResponse(
-            inputs=_camel(inputs, _secrets(request.new_inputs)),
-            failures=[p.CheckFailure(to_camel(prop), user_words(reason)) for prop, reason in failures],
+    @_clean_errors
+    def Check(self, request: Any, context: Any) -> Any:  # noqa: N802
+        olds, _ = _read(request.olds)
+        news, secret = _read(request.news)
+        inputs, failures = self.core.check(olds, news)
+        return provider_pb2.CheckResponse(
+            inputs=_write(inputs, secret),
+            failures=[
+                provider_pb2.CheckFailure(property=to_camel(prop), reason=user_words(reason))
+                for prop, reason in failures
+            ],
         )
 
-    async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
-        diff = await self._run(self.core.diff, _snake(request.old_state), _snake(request.new_inputs))
-        # Old *outputs* against new inputs (input_diff=False) is what the core compared, and
-        # what the preview then shows: `~ status: "running" => "paused"`.
+    @_clean_errors
+    def Diff(self, request: Any, context: Any) -> Any:  # noqa: N802
+        olds, _ = _read(request.olds)
+        news, _ = _read(request.news)
+        diff = self.core.diff(olds, news)
+        # Old *outputs* against new inputs (inputDiff false) is what the core compared, and what
+        # the preview then shows: `~ status: "running" => "paused"`.
         detailed = {
-            to_camel(name): p.PropertyDiff(_KINDS[kind], False) for name, kind in diff.detailed.items()
+            to_camel(name): provider_pb2.PropertyDiff(kind=_KINDS[kind], inputDiff=False)
+            for name, kind in diff.detailed.items()
         }
-        return p.DiffResponse(
-            changes=diff.changes,
-            replaces=[to_camel(name) for name in diff.replaces],
-            diffs=list(detailed),
-            detailed_diff=detailed,
-        )
+        return _diff_response(detailed, [to_camel(name) for name in diff.replaces])
 
-    async def create(self, request: p.CreateRequest) -> p.CreateResponse:
+    @_clean_errors
+    def Create(self, request: Any, context: Any) -> Any:  # noqa: N802
         if request.preview:
-            return p.CreateResponse(properties=self._planned(request.properties))
-        outs = await self._run(self.core.create, _snake(request.properties))
-        return p.CreateResponse(
-            resource_id=outs["campaign_id"], properties=_camel(outs, _secrets(request.properties))
-        )
+            return provider_pb2.CreateResponse(properties=_planned(request.properties))
+        props, secret = _read(request.properties)
+        outs = self.core.create(props)
+        return provider_pb2.CreateResponse(id=outs["campaign_id"], properties=_write(outs, secret))
 
-    async def update(self, request: p.UpdateRequest) -> p.UpdateResponse:
+    @_clean_errors
+    def Update(self, request: Any, context: Any) -> Any:  # noqa: N802
         if request.preview:
-            return p.UpdateResponse(properties=self._planned(request.news))
-        outs = await self._run(self.core.update, _snake(request.olds), _snake(request.news))
-        return p.UpdateResponse(properties=_camel(outs, _secrets(request.news)))
+            return provider_pb2.UpdateResponse(properties=_planned(request.news))
+        olds, _ = _read(request.olds)
+        news, secret = _read(request.news)
+        return provider_pb2.UpdateResponse(properties=_write(self.core.update(olds, news), secret))
 
-    @staticmethod
-    def _planned(inputs: Mapping[str, PropertyValue]) -> dict[str, PropertyValue]:
-        """A preview's outputs: the inputs, and whatever the call would observe left unknown."""
-        planned = dict(inputs)
-        planned.update({name: _COMPUTED for name in _OBSERVED})
-        return planned
-
-    async def read(self, request: p.ReadRequest) -> p.ReadResponse:
-        state = request.properties or request.inputs
-        read_id, outs, inputs = await self._run(self.core.read, request.resource_id, _snake(state))
-        secret = _secrets(request.properties, request.inputs)
-        # A refresh keeps the stored inputs; an import gets the ones read. A campaign that is
-        # gone has an empty id, and `_Servicer.Read` then leaves every property unset.
-        return p.ReadResponse(
-            resource_id=read_id,
-            properties=_camel(outs, secret),
-            inputs=_camel(inputs, secret) if inputs is not None else dict(request.inputs),
+    @_clean_errors
+    def Read(self, request: Any, context: Any) -> Any:  # noqa: N802
+        props, props_secret = _read(request.properties)
+        inputs, inputs_secret = _read(request.inputs)
+        read_id, outs, read_inputs = self.core.read(request.id, props or inputs)
+        if not read_id:
+            # The campaign is gone. The engine takes a present (even empty) properties struct as
+            # "the resource exists": an import of a missing campaign would then write an empty one.
+            return provider_pb2.ReadResponse()
+        secret = props_secret | inputs_secret
+        # A refresh keeps the stored inputs; an import gets the ones read.
+        return provider_pb2.ReadResponse(
+            id=read_id,
+            properties=_write(outs, secret),
+            inputs=_write(read_inputs, secret) if read_inputs is not None else request.inputs,
         )
 
-    async def delete(self, request: p.DeleteRequest) -> None:
-        await self._run(self.core.delete, request.resource_id, _snake(request.properties))
-
-    async def cancel(self) -> None:
-        # Ctrl-C: calls in flight end now with a clean error, queued and later ones at once.
-        self.core.cancel()
-
-
-class _Servicer(ProviderServicer):
-    """The SDK's servicer, with the four RPCs it does not serve as the engine expects."""
-
-    async def DiffConfig(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
-        # The SDK's DiffConfig reads PropertyDiff.inputDiff (the field is input_diff) and fails
-        # on any detailed diff; this one converts as its Diff does.
-        olds = PropertyValue.unmarshal_map(request.olds)
-        news = PropertyValue.unmarshal_map(request.news)
-        diff_request = p.DiffRequest(request.urn, request.id, olds, news, list(request.ignoreChanges))
-        response = await self._provider.diff_config(diff_request)
-        detailed = {
-            name: provider_pb2.PropertyDiff(
-                kind=provider_pb2.PropertyDiff.Kind.Value(d.kind.name), inputDiff=d.input_diff
-            )
-            for name, d in response.detailed_diff.items()
-        }
-        some, none = provider_pb2.DiffResponse.DIFF_SOME, provider_pb2.DiffResponse.DIFF_NONE
-        return provider_pb2.DiffResponse(
-            changes=some if response.changes else none,
-            diffs=list(detailed),
-            detailedDiff=detailed,
-            hasDetailedDiff=True,
-        )
-
-    async def Read(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
-        response = await super().Read(request, context)
-        # The engine takes a present (even empty) properties struct as "the resource exists":
-        # an import of a missing campaign would then write an empty resource.
-        return response if response.id else provider_pb2.ReadResponse()
-
-    async def Parameterize(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
-        # The SDK answers UNKNOWN with a traceback, which the CLI prints as an error; the engine
-        # reads UNIMPLEMENTED as "this provider takes no parameters".
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "the leadterra provider takes no parameters")
-
-    async def Attach(self, request: Any, context: Any) -> Any:  # noqa: N802 - the RPC's name
-        # PULUMI_DEBUG_PROVIDERS: the engine hands its address to a provider it did not start.
-        self._engine_address = request.address
+    @_clean_errors
+    def Delete(self, request: Any, context: Any) -> Any:  # noqa: N802
+        props, _ = _read(request.properties)
+        self.core.delete(request.id, props)
         return empty_pb2.Empty()
 
+    def Cancel(self, request: Any, context: Any) -> Any:  # noqa: N802
+        # Ctrl-C: calls in flight end now with a clean error, queued and later ones at once.
+        self.cancel()
+        return empty_pb2.Empty()
 
-class _CleanErrors(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Turns a `LeadterraError` into the one sentence the README promises, not a traceback.
+    def cancel(self) -> None:
+        """End the calls in flight and refuse later ones (nothing to end before Configure)."""
+        if self._core is not None:
+            self._core.cancel()
 
-    The SDK's servicer re-raises every exception as ``Exception("<message>:\\n<traceback>")``
-    from inside its handler, so the original error is that exception's ``__context__``.
-    """
 
-    async def intercept_service(self, continuation: Any, details: Any) -> Any:
-        handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        inner = handler.unary_unary
+def _diff_response(detailed: dict[str, Any], replaces: list[str]) -> Any:
+    some, none = provider_pb2.DiffResponse.DIFF_SOME, provider_pb2.DiffResponse.DIFF_NONE
+    return provider_pb2.DiffResponse(
+        changes=some if detailed else none,
+        replaces=replaces,
+        diffs=list(detailed),
+        detailedDiff=detailed,
+        hasDetailedDiff=True,
+    )
 
-        async def unary(request: Any, context: Any) -> Any:
-            try:
-                return await inner(request, context)
-            except Exception as exc:
-                cause = exc if isinstance(exc, LeadterraError) else exc.__context__
-                if isinstance(cause, LeadterraError):
-                    text = user_words(f"{type(cause).__name__}: {cause}")
-                    await context.abort(grpc.StatusCode.UNKNOWN, text)
-                raise
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+@functools.cache
+def _schema_text() -> str:
+    return json.dumps(SCHEMA)
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
@@ -346,26 +424,21 @@ def main(argv: Optional[list[str]] = None) -> None:
         level=logging.DEBUG if options.verbose >= 5 else logging.WARNING,
         format="leadterra: %(message)s",
     )
-
-    async def serve() -> None:
-        server = grpc.aio.server(
-            interceptors=[_CleanErrors()],
-            options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
-        )
-        engine = engine_address([options.engine])
-        provider = LeadterraProvider(engine or "")
-        # Killed with the CLI (kill -9): cancel what is in flight and exit, sending nothing more.
-        watch_engine(engine, lambda: provider.core.cancel())
-        servicer = _Servicer([options.engine], __version__, provider, engine_address=options.engine)
-        provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        sys.stdout.write(f"{port}\n")
-        sys.stdout.flush()
-        await server.wait_for_termination()
-
+    engine = engine_address([options.engine])
+    servicer = LeadterraServicer(engine or "")
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="leadterra"),
+        options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)],
+    )
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    sys.stdout.write(f"{port}\n")
+    sys.stdout.flush()
+    # Killed with the CLI (kill -9): cancel what is in flight and exit, sending nothing more.
+    watch_engine(engine, servicer.cancel)
     try:
-        asyncio.run(serve())
+        server.wait_for_termination()
     except KeyboardInterrupt:
         pass
 

@@ -110,6 +110,12 @@ def _wire(props: dict[str, Any]) -> dict[str, Any]:
 class CampaignStateProvider(ResourceProvider):
     """Holds one Leadterra campaign running or paused. Constructible with no arguments."""
 
+    #: The pickled provider is a class reference and nothing else (``__getstate__``): no key, no
+    #: URL, no setting. Stored as a secret, it cost a ciphertext in every resource's inputs and
+    #: outputs and the CLI a decryption of each on every run; the SDK still makes it secret if a
+    #: secret were ever captured in it.
+    serialize_as_secret_always = False
+
     def __getstate__(self) -> dict[str, Any]:
         # Whatever configure() built (settings with the key, HTTP clients) stays in this process;
         # the engine's state only ever gets the class reference. (An empty state means
