@@ -120,6 +120,21 @@ def _camel(plain: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> di
     return props
 
 
+def _key_secret(props: Mapping[str, PropertyValue]) -> dict[str, PropertyValue]:
+    """The provider's configuration with ``apiKey`` marked secret, however it arrived.
+
+    The engine strips secrets from what it sends CheckConfig and stores what CheckConfig returns
+    as the provider's inputs and outputs, marked as returned (plus what the program marked): a
+    key from plain stack config, or set on an explicit provider as a plain string (a TypeScript
+    or YAML program), would otherwise be stored in clear.
+    """
+    marked = dict(props)
+    key = _plain(marked["apiKey"]) if "apiKey" in marked else None
+    if key is not None and key is not UNKNOWN:  # an unknown stays a plain unknown (see _camel)
+        marked["apiKey"] = marked["apiKey"].with_secret(True)
+    return marked
+
+
 class LeadterraProvider(p.Provider):
     """The provider the plugin serves; one per plugin process, configured once by the engine."""
 
@@ -148,7 +163,7 @@ class LeadterraProvider(p.Provider):
         self._explicit = not request.urn.rsplit("::", 1)[-1].startswith("default")
         # Settings are validated where they are used: check reports each problem before any
         # request, on the resource that would use it.
-        return p.CheckResponse(inputs=request.new_inputs, failures=[])
+        return p.CheckResponse(inputs=_key_secret(request.new_inputs), failures=[])
 
     async def diff_config(self, request: p.DiffRequest) -> p.DiffResponse:
         """Each changed setting, so a preview names it (``~ baseUrl``, ``~ apiKey: [secret]``).

@@ -25,8 +25,9 @@ LANGUAGES = sorted(p.name for p in SDK.iterdir() if p.is_dir()) if SDK.exists() 
 NODE_VERSION = "0.1.0"  # the generated package.json says ${VERSION}: a release build sets it
 
 
-# What installing or building an SDK leaves beside it (each SDK's own .gitignore lists these).
-_BUILT = ("node_modules", "__pycache__", "build", "dist", "*.egg-info", "bin")
+# What installing or building an SDK leaves beside it (each SDK's own .gitignore lists these, and
+# the repository's .gitignore npm's lock file).
+_BUILT = ("node_modules", "package-lock.json", "__pycache__", "build", "dist", "*.egg-info", "bin")
 
 
 def _differences(left: Path, right: Path) -> list[str]:
