@@ -17,10 +17,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pulumi_leadterra.schema import GO_MODULE, NODE_PACKAGE
+from pulumi_leadterra.schema import GO_MODULE, NODE_PACKAGE, TYPE_TOKEN
 
 from .cli import Project
 from .programs import ROOT
+from .sandbox import Sandbox
 
 __all__ = [
     "NODE_BIN",
@@ -31,6 +32,7 @@ __all__ = [
     "node_path",
     "pack_nodejs_sdk",
     "python_project",
+    "run_example",
     "typescript_project",
     "yaml_project",
 ]
@@ -126,3 +128,19 @@ def python_project(project: Project, name: str, program: str) -> None:
 def yaml_project(project: Project, name: str, program: dict[str, Any]) -> None:
     """A Pulumi YAML program (``resources``, ``outputs``, ``config``...), named ``name``."""
     project.write_yaml("Pulumi.yaml", {"name": name, "runtime": "yaml", **program})
+
+
+def run_example(project: Project, sandbox: Sandbox, key: str) -> None:
+    """The schema's example (``EXAMPLES``: camp_demo held running, camp_legacy paused, both
+    seeded as drafts) through the real engine: up (one start, one pause) with the outputs it
+    exports, a quiet preview, destroy (nothing sent)."""
+    project.init(sandbox.url, key)
+    project.up()
+    assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
+    outputs = json.loads(project("stack", "output", "--json").stdout)
+    assert outputs == {"launchStatus": "running", "legacyHeld": "paused"}
+    assert set(project.resources(TYPE_TOKEN)) == {"launch", "legacy"}
+    project("preview", "--expect-no-changes")
+    assert sandbox.drain_counts() == {}
+    project("destroy", "--yes")
+    assert sandbox.drain_counts() == {} and project.resources(TYPE_TOKEN) == {}

@@ -128,13 +128,14 @@ def test_the_docs_name_the_nodejs_the_suite_installs() -> None:
         assert f"Node.js {version} or" in doc.read_text(), doc.name
 
 
-def test_no_doc_promises_pulumi_package_add() -> None:
-    """Our language hosts (engine/cli) and Pulumi YAML's implement no Link, which `pulumi package
-    add` calls after generating the SDK: it fails ("method Link not implemented"). Only the note
-    saying so in docs/native-plugin.md may name it."""
+def test_the_docs_promise_package_add_by_path_only() -> None:
+    """`pulumi package add` by path works in TypeScript, Python and Go (tests/e2e/test_package_add.py);
+    from git and in YAML it does not, and the one page that names it says so."""
     naming = []
     for path in _tracked_text_files():
         if path.suffix in {".md", ".yaml", ".yml", ".txt"} and "pulumi package add" in path.read_text():
             naming.append(str(path.relative_to(ROOT)))
     assert naming == ["docs/native-plugin.md"]
-    assert "`pulumi package add` does not work" in (ROOT / "docs" / "native-plugin.md").read_text()
+    text = (ROOT / "docs" / "native-plugin.md").read_text()
+    assert "**`pulumi package add` by path**" in text and "Not supported: from git" in text
+    assert (ROOT / "tests" / "e2e" / "test_package_add.py").exists()

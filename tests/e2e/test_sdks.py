@@ -18,7 +18,15 @@ import yaml
 from harness.cli import Project, find_cli
 from harness.programs import ROOT
 from harness.sandbox import Sandbox
-from harness.sdks import SDK, go_project, pack_nodejs_sdk, python_project, typescript_project, yaml_project
+from harness.sdks import (
+    SDK,
+    go_project,
+    pack_nodejs_sdk,
+    python_project,
+    run_example,
+    typescript_project,
+    yaml_project,
+)
 from pulumi_leadterra.schema import EXAMPLES, SCHEMA, TYPE_TOKEN
 from tests.conftest import TEST_KEY
 
@@ -75,21 +83,6 @@ def test_each_sdk_is_what_gen_sdk_writes_today(tmp_path: Path, language: str) ->
     assert _differences(SDK / language, tmp_path / language) == [], "run make sdk"
 
 
-def _story(project: Project, sandbox: Sandbox) -> None:
-    """The schema's example (one running, one paused): up (one start, one pause) with the outputs
-    it exports, a quiet preview, destroy (nothing sent)."""
-    project.init(sandbox.url, TEST_KEY)
-    project.up()
-    assert sandbox.drain_counts() == {"POST start": 1, "POST pause": 1}
-    outputs = json.loads(project("stack", "output", "--json").stdout)
-    assert outputs == {"launchStatus": "running", "legacyHeld": "paused"}
-    assert set(project.resources(TYPE_TOKEN)) == {"launch", "legacy"}
-    project("preview", "--expect-no-changes")
-    assert sandbox.drain_counts() == {}
-    project("destroy", "--yes")
-    assert sandbox.drain_counts() == {} and project.resources(TYPE_TOKEN) == {}
-
-
 @pytest.fixture
 def seeded(sandbox: Sandbox) -> Sandbox:
     for campaign in ("camp_demo", "camp_legacy"):
@@ -113,23 +106,23 @@ def test_a_python_program_on_the_generated_sdk(tmp_path: Path, seeded: Sandbox) 
     # The generated SDK as a user installs it: `make venv` pip-installs sdk/python.
     project = Project(tmp_path, secrets=[TEST_KEY], plugin_on_path=True)
     python_project(project, "sdk-python", EXAMPLES["python"])
-    _story(project, seeded)
+    run_example(project, seeded, TEST_KEY)
 
 
 def test_a_typescript_program_on_the_generated_sdk(tmp_path: Path, seeded: Sandbox) -> None:
     tarball = pack_nodejs_sdk(tmp_path)
     project = Project(tmp_path, secrets=[TEST_KEY], plugin_on_path=True)
     typescript_project(project, "sdk-nodejs", EXAMPLES["typescript"], tarball)
-    _story(project, seeded)
+    run_example(project, seeded, TEST_KEY)
 
 
 def test_a_go_program_on_the_generated_sdk(tmp_path: Path, seeded: Sandbox) -> None:
     project = Project(tmp_path, secrets=[TEST_KEY], plugin_on_path=True)
     go_project(project, "sdk-go", EXAMPLES["go"])  # go mod tidy, through the Go module proxy
-    _story(project, seeded)
+    run_example(project, seeded, TEST_KEY)
 
 
 def test_a_yaml_program_from_the_schema_example(tmp_path: Path, seeded: Sandbox) -> None:
     project = Project(tmp_path, secrets=[TEST_KEY], plugin_on_path=True)
     yaml_project(project, "sdk-yaml", yaml.safe_load(EXAMPLES["yaml"]))
-    _story(project, seeded)
+    run_example(project, seeded, TEST_KEY)
