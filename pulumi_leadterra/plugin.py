@@ -125,8 +125,9 @@ def _key_secret(props: Mapping[str, PropertyValue]) -> dict[str, PropertyValue]:
 
     The engine strips secrets from what it sends CheckConfig and stores what CheckConfig returns
     as the provider's inputs and outputs, marked as returned (plus what the program marked): a
-    key from plain stack config, or set on an explicit provider as a plain string (a TypeScript
-    or YAML program), would otherwise be stored in clear.
+    key from plain stack config (the default provider), or a plain string on an explicit
+    provider in Pulumi YAML (whose provider resources no SDK wraps), would otherwise be stored
+    in clear.
     """
     marked = dict(props)
     key = _plain(marked["apiKey"]) if "apiKey" in marked else None
