@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv test test-floor lint demo bench sandbox engine engine-if-possible schema sdk plugin clean
+.PHONY: venv test test-floor lint demo bench sandbox engine engine-if-possible node node-if-possible schema sdk plugin clean
 
 $(VENV)/.installed: pyproject.toml sdk/python/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,23 @@ lint: venv
 engine-if-possible:
 	@engine/build.sh || echo "make test: no Pulumi engine could be had (see above); the real-engine tests will not run"
 
-test: lint engine-if-possible
+# Node.js for the TypeScript SDK and its tests: @pulumi/pulumi (3.270 and later, the versions the
+# Node.js SDK depends on) requires Node.js 22 ("engines": {"node": ">=22"}), newer than some
+# machines have, so the suite uses this one, from npm's `node` package, in .node/ (harness/sdks.py
+# puts it first on PATH). Without npm the TypeScript tests fail and say to run make node.
+NODE_VERSION := 22.23.3
+NODE := .node/node_modules/.bin/node
+
+$(NODE):
+	npm install --prefix .node --no-audit --no-fund --loglevel=error node@$(NODE_VERSION)
+
+node: $(NODE)
+
+node-if-possible:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory node; \
+	else echo "make test: no npm, so no Node.js $(NODE_VERSION): the TypeScript tests will fail"; fi
+
+test: lint engine-if-possible node-if-possible
 	@# Our language hosts' shared code has Go tests of its own (run wherever Go is installed).
 	@if command -v go >/dev/null; then cd engine/cli && go test ./internal/...; fi
 	@rm -f .pytest_cache/leadterra-e2e-skipped
@@ -80,4 +96,4 @@ sandbox: venv
 	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo --campaign camp_legacy=running
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache .leadterra-sandbox
+	rm -rf $(VENV) $(FLOOR_VENV) .node .pytest_cache .mypy_cache .ruff_cache .leadterra-sandbox

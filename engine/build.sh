@@ -30,7 +30,28 @@ complete() {  # the CLI at the pinned version, with every host beside it
     for host in "${HOSTS[@]}"; do [[ -x "$dir/$host" ]] || return 1; done
 }
 
+# Our own hosts (engine/cli) are rebuilt when their sources changed since they were built here
+# (the stamp holds the sources' hash), so a clone that pulls a new host RPC gets it.
+STAMP="$BIN/.hosts-source"
+hosts_hash() {
+    (cd engine/cli && find . -name '*.go' -o -name go.mod -o -name go.sum | LC_ALL=C sort \
+        | xargs sha256sum | sha256sum | cut -d' ' -f1)
+}
+build_hosts() {
+    local sdk_version="github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$VERSION" host
+    for host in pulumi-language-python pulumi-language-go pulumi-language-nodejs; do
+        say "building $host"
+        (cd "$ROOT/engine/cli" && go build -trimpath -ldflags "-s -w -X $sdk_version" -o "$BIN/$host" "./$host") \
+            || fail "building $host from engine/cli failed (see the go output above)"
+    done
+    hosts_hash > "$STAMP"
+}
+
 if complete "$BIN"; then
+    if [[ -f "$STAMP" && "$(cat "$STAMP")" != "$(hosts_hash)" ]] && command -v go >/dev/null; then
+        say "engine/cli changed since our language hosts were built: rebuilding them"
+        build_hosts
+    fi
     say "Pulumi CLI v$VERSION and its language hosts are ready in .pulumi-cli/bin"
     exit 0
 fi
@@ -78,9 +99,7 @@ build() {  # module dir, output name, package, version variable
 }
 sdk_version="github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$VERSION"
 build engine/cli pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "-X $sdk_version"
-build engine/cli pulumi-language-python ./pulumi-language-python "-X $sdk_version"
-build engine/cli pulumi-language-go ./pulumi-language-go "-X $sdk_version"
-build engine/cli pulumi-language-nodejs ./pulumi-language-nodejs "-X $sdk_version"
+build_hosts
 yaml_version=$(cd engine/yaml && go list -m -f '{{.Version}}' github.com/pulumi/pulumi-yaml)
 build engine/yaml pulumi-language-yaml github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml \
     "-X github.com/pulumi/pulumi-yaml/pkg/version.Version=$yaml_version"

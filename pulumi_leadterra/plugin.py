@@ -175,9 +175,14 @@ def _planned(inputs: struct_pb2.Struct) -> struct_pb2.Struct:
 
 
 def _secret_key(struct: struct_pb2.Struct) -> struct_pb2.Struct:
-    """Provider inputs with ``apiKey`` marked secret, however it came (a plain stack value, an
-    explicit provider's property in any language, the SDK's environment default): the engine
-    stores a provider resource's inputs as the provider returns them from CheckConfig."""
+    """The provider's configuration with ``apiKey`` marked secret, however it arrived.
+
+    The engine strips secrets from what it sends CheckConfig and stores what CheckConfig returns
+    as the provider's inputs and outputs, marked as returned (plus what the program marked): a
+    key from plain stack config (the default provider), or a plain string on an explicit
+    provider in Pulumi YAML (whose provider resources no SDK wraps), would otherwise be stored
+    in clear. An unknown stays a plain unknown.
+    """
     key = struct.fields.get("apiKey")
     if key is None or key.HasField("struct_value") or key.string_value == _UNKNOWN_WIRE:
         return struct

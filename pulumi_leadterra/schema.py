@@ -10,21 +10,47 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["PACKAGE", "PLUGIN_DOWNLOAD_URL", "SCHEMA", "TYPE_TOKEN", "to_camel", "to_snake"]
+__all__ = [
+    "EXAMPLES",
+    "GO_MODULE",
+    "LOGO_PATH",
+    "NODE_PACKAGE",
+    "OWNER",
+    "PACKAGE",
+    "PLUGIN_DOWNLOAD_URL",
+    "PYTHON_PACKAGE",
+    "REPOSITORY",
+    "SCHEMA",
+    "TYPE_TOKEN",
+    "to_camel",
+    "to_snake",
+]
 
 PACKAGE = "leadterra"
 TYPE_TOKEN = "leadterra:index:CampaignState"  # noqa: S105 - a type token, not a password
+#: The one place the repository's GitHub owner is written: every URL, package and module name
+#: below derives from it, and tests/test_registry.py fails on any other owner anywhere in the
+#: repository (pyproject.toml, requirements, docs). Moving the repository: change it here, then
+#: the URLs test_registry.py names, then `make sdk`.
+OWNER = "leadterra"
+REPOSITORY = f"https://github.com/{OWNER}/pulumi-leadterra"
 #: Where releases put the plugin archive (`make plugin`): the engine downloads
 #: pulumi-resource-leadterra-v<version>-<os>-<arch>.tar.gz from this repository's releases.
-PLUGIN_DOWNLOAD_URL = "github://api.github.com/leadterra/pulumi-leadterra"
-#: The generated SDKs' names. The Python one is `pulumi_leadterra_native`: `pulumi_leadterra` is
-#: this package (the dynamic resource, the plugin itself, the policies), and the generated SDK is a
-#: typed client of the plugin for Python programs that want the native resource.
+PLUGIN_DOWNLOAD_URL = f"github://api.github.com/{OWNER}/pulumi-leadterra"
+#: The logo the Pulumi Registry shows (a file of this repository, served from its main branch).
+LOGO_PATH = "assets/logo.svg"
+NODE_PACKAGE = f"@{OWNER}/pulumi"
+GO_MODULE = f"github.com/{OWNER}/pulumi-leadterra/sdk"
+#: The generated Python SDK. Not `pulumi_leadterra`, the name the convention gives: that is this
+#: package (`pip install pulumi-leadterra`: the dynamic resource, the plugin every language's SDK
+#: runs, the policies), which Python users already import and find under that name. The generated
+#: SDK is a typed client of the plugin that plugin's users add (docs/installation-configuration.md).
+PYTHON_PACKAGE = "pulumi_leadterra_native"
 _LANGUAGE = {
-    "nodejs": {"packageName": "@leadterra/pulumi", "packageDescription": "Leadterra campaigns as code."},
-    "python": {"packageName": "pulumi_leadterra_native"},
+    "nodejs": {"packageName": NODE_PACKAGE, "packageDescription": "Leadterra campaigns as code."},
+    "python": {"packageName": PYTHON_PACKAGE},
     "go": {
-        "importBasePath": "github.com/leadterra/pulumi-leadterra/sdk/go/leadterra",
+        "importBasePath": f"{GO_MODULE}/go/leadterra",
         "generateResourceContainerTypes": True,
     },
     # C#: the default namespace, Pulumi.Leadterra (no C# SDK is generated here yet: Pulumi's C#
@@ -67,9 +93,11 @@ def _p(kind: str, description: str, **extra: Any) -> dict[str, Any]:
 _CONFIG: dict[str, dict[str, Any]] = {
     "apiKey": _p(
         "string",
-        "The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.",
+        "The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which "
+        "the provider reads itself: the key then never passes through your program or state.",
+        # No `defaultInfo` environment: an SDK would read the variable into the provider's inputs
+        # (the TypeScript SDK without marking it secret); the plugin reads it in its own process.
         secret=True,
-        defaultInfo={"environment": ["LEADTERRA_API_KEY"]},
     ),
     "baseUrl": _p(
         "string",
@@ -192,24 +220,119 @@ _OUTPUTS: dict[str, dict[str, Any]] = {
     ),
 }
 
+#: The resource's example, one program per language: the registry shows it on the resource's page,
+#: each SDK in its docs, and tests/e2e/test_sdks.py runs each through the real engine.
+EXAMPLES: dict[str, str] = {
+    "typescript": f"""import * as leadterra from "{NODE_PACKAGE}";
+
+// Held running: the first `pulumi up` starts it (one call), later ones send nothing while it runs.
+const launch = new leadterra.CampaignState("launch", {{
+    campaignId: "camp_demo",
+    status: "running",
+    reconcile: true,
+}});
+// Held paused: pausing is always safe.
+const legacy = new leadterra.CampaignState("legacy", {{ campaignId: "camp_legacy", status: "paused" }});
+
+export const launchStatus = launch.status;
+export const legacyHeld = legacy.heldStatus;
+""",
+    "python": f"""import pulumi
+import {PYTHON_PACKAGE} as leadterra
+
+# Held running: the first `pulumi up` starts it (one call), later ones send nothing while it runs.
+launch = leadterra.CampaignState("launch", campaign_id="camp_demo", status="running", reconcile=True)
+# Held paused: pausing is always safe.
+legacy = leadterra.CampaignState("legacy", campaign_id="camp_legacy", status="paused")
+
+pulumi.export("launchStatus", launch.status)
+pulumi.export("legacyHeld", legacy.held_status)
+""",
+    "go": f"""package main
+
+import (
+	"{GO_MODULE}/go/leadterra"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+func main() {{
+	pulumi.Run(func(ctx *pulumi.Context) error {{
+		// Held running: the first `pulumi up` starts it (one call), later ones send nothing.
+		launch, err := leadterra.NewCampaignState(ctx, "launch", &leadterra.CampaignStateArgs{{
+			CampaignId: pulumi.String("camp_demo"),
+			Status:     pulumi.String("running"),
+			Reconcile:  pulumi.Bool(true),
+		}})
+		if err != nil {{
+			return err
+		}}
+		// Held paused: pausing is always safe.
+		legacy, err := leadterra.NewCampaignState(ctx, "legacy", &leadterra.CampaignStateArgs{{
+			CampaignId: pulumi.String("camp_legacy"),
+			Status:     pulumi.String("paused"),
+		}})
+		if err != nil {{
+			return err
+		}}
+		ctx.Export("launchStatus", launch.Status)
+		ctx.Export("legacyHeld", legacy.HeldStatus)
+		return nil
+	}})
+}}
+""",
+    "yaml": f"""resources:
+  # Held running: the first `pulumi up` starts it (one call), later ones send nothing while it runs.
+  launch:
+    type: {TYPE_TOKEN}
+    properties:
+      campaignId: camp_demo
+      status: running
+      reconcile: true
+  # Held paused: pausing is always safe.
+  legacy:
+    type: {TYPE_TOKEN}
+    properties:
+      campaignId: camp_legacy
+      status: paused
+outputs:
+  launchStatus: ${{launch.status}}
+  legacyHeld: ${{legacy.heldStatus}}
+""",
+}
+
+_DESCRIPTION = (
+    "Holds a Leadterra campaign running or paused on every pulumi up: one idempotent call when "
+    "something needs doing, none when nothing does.\n\n"
+    "{{% examples %}}\n## Example Usage\n\n{{% example %}}\n"
+    "### Hold one campaign running and another paused\n\n"
+    + "\n".join(f"```{language}\n{program}```\n" for language, program in EXAMPLES.items())
+    + "{{% /example %}}\n{{% /examples %}}\n\n"
+    "## Import\n\n"
+    "Import reads the campaign and holds it as found: the next `pulumi up` sends nothing for it "
+    "until the program declares a `status`.\n\n"
+    f"```sh\n$ pulumi import {TYPE_TOKEN} launch camp_123\n```\n"
+)
+
 SCHEMA: dict[str, Any] = {
     "name": PACKAGE,
     "displayName": "Leadterra",
     "version": __version__,
     "description": "Declare the run state of Leadterra outbound-email campaigns as code.",
-    "keywords": ["pulumi", "leadterra", "email", "campaigns"],
+    # The registry files a package under its category/ keyword (infrastructure: where it lists
+    # SaaS providers such as auth0); kind/native: a provider of its own, not a bridged one.
+    "keywords": ["pulumi", "leadterra", "email", "campaigns", "category/infrastructure", "kind/native"],
     "license": "Apache-2.0",
-    "repository": "https://github.com/leadterra/pulumi-leadterra",
+    "publisher": "Leadterra",
+    "homepage": REPOSITORY,
+    "repository": REPOSITORY,
+    "logoUrl": f"https://raw.githubusercontent.com/{OWNER}/pulumi-leadterra/main/{LOGO_PATH}",
     "pluginDownloadURL": PLUGIN_DOWNLOAD_URL,
     "language": _LANGUAGE,
     "config": {"variables": _CONFIG},
     "provider": {"description": "The Leadterra provider.", "inputProperties": _CONFIG},
     "resources": {
         TYPE_TOKEN: {
-            "description": (
-                "Holds a Leadterra campaign running or paused on every pulumi up: one idempotent call "
-                "when something needs doing, none when nothing does."
-            ),
+            "description": _DESCRIPTION,
             "inputProperties": _INPUTS,
             "requiredInputs": ["campaignId"],
             "properties": _OUTPUTS,

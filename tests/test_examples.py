@@ -415,7 +415,7 @@ def test_deployments_token_is_a_secret_environment_variable() -> None:
 
 # --- where the examples are deployed: what `pulumi install` installs ----------------------------
 PINNED = re.compile(
-    r"^pulumi-leadterra @ git\+https://github\.com/OWNER/pulumi-leadterra\.git@([0-9a-f]{40})$"
+    r"^pulumi-leadterra @ git\+https://github\.com/leadterra/pulumi-leadterra\.git@([0-9a-f]{40})$"
 )
 
 

@@ -121,13 +121,23 @@ def test_configure_takes_args_or_variables(sandbox: Sandbox, how: str) -> None:
         plug.close()
 
 
-def test_check_config_passes_the_configuration_through(native: NativePlugin) -> None:
-    news = to_struct({"apiKey": rpc.wrap_rpc_secret(TEST_KEY)})
-    response = native._call(
-        "CheckConfig",
-        provider_pb2.CheckRequest(urn="urn:pulumi:s::p::pulumi:providers:leadterra::default", news=news),
-    )
-    assert list(response.failures) == [] and "apiKey" in response.inputs.fields
+@pytest.mark.parametrize("provider_name", ["default", "prod-account"])
+def test_check_config_returns_the_key_secret(native: NativePlugin, provider_name: str) -> None:
+    """The engine sends CheckConfig the configuration with its secrets stripped (a key from plain
+    stack config, or a plain string on an explicit provider, was never marked) and stores what
+    comes back as the provider's inputs and outputs: the key must come back secret, the rest as
+    it was, an unknown key as a plain unknown."""
+    urn = f"urn:pulumi:s::p::pulumi:providers:leadterra::{provider_name}"
+    news = to_struct({"apiKey": TEST_KEY, "baseUrl": "http://127.0.0.1:1", "heal": "true"})
+    response = native._call("CheckConfig", provider_pb2.CheckRequest(urn=urn, news=news))
+    inputs = rpc.deserialize_properties(response.inputs, keep_unknowns=True)
+    assert list(response.failures) == []
+    assert rpc.is_rpc_secret(inputs["apiKey"]) and rpc.unwrap_rpc_secret(inputs["apiKey"]) == TEST_KEY
+    assert inputs["baseUrl"] == "http://127.0.0.1:1" and inputs["heal"] == "true"
+
+    unknown = to_struct({"apiKey": rpc.UNKNOWN})
+    response = native._call("CheckConfig", provider_pb2.CheckRequest(urn=urn, news=unknown))
+    assert response.inputs.fields["apiKey"].string_value == rpc.UNKNOWN  # not wrapped as a secret
 
 
 def test_errors_are_one_clean_sentence(native: NativePlugin, sandbox: Sandbox) -> None:

@@ -6,6 +6,33 @@ import * as utilities from "./utilities";
 
 /**
  * Holds a Leadterra campaign running or paused on every pulumi up: one idempotent call when something needs doing, none when nothing does.
+ *
+ * ## Example Usage
+ * ### Hold one campaign running and another paused
+ *
+ * ```typescript
+ * import * as leadterra from "@leadterra/pulumi";
+ *
+ * // Held running: the first `pulumi up` starts it (one call), later ones send nothing while it runs.
+ * const launch = new leadterra.CampaignState("launch", {
+ *     campaignId: "camp_demo",
+ *     status: "running",
+ *     reconcile: true,
+ * });
+ * // Held paused: pausing is always safe.
+ * const legacy = new leadterra.CampaignState("legacy", { campaignId: "camp_legacy", status: "paused" });
+ *
+ * export const launchStatus = launch.status;
+ * export const legacyHeld = legacy.heldStatus;
+ * ```
+ *
+ * ## Import
+ *
+ * Import reads the campaign and holds it as found: the next `pulumi up` sends nothing for it until the program declares a `status`.
+ *
+ * ```sh
+ * $ pulumi import leadterra:index:CampaignState launch camp_123
+ * ```
  */
 export class CampaignState extends pulumi.CustomResource {
     /**

@@ -34,7 +34,7 @@ export class Provider extends pulumi.ProviderResource {
         let resourceInputs: pulumi.Inputs = {};
         opts = opts || {};
         {
-            resourceInputs["apiKey"] = (args?.apiKey ? pulumi.secret(args.apiKey) : undefined) ?? utilities.getEnv("LEADTERRA_API_KEY");
+            resourceInputs["apiKey"] = args?.apiKey ? pulumi.secret(args.apiKey) : undefined;
             resourceInputs["baseUrl"] = (args?.baseUrl) ?? utilities.getEnv("LEADTERRA_BASE_URL");
             resourceInputs["connectTimeout"] = pulumi.output(args?.connectTimeout).apply(JSON.stringify);
             resourceInputs["heal"] = pulumi.output((args?.heal) ?? utilities.getEnvBoolean("LEADTERRA_HEAL")).apply(JSON.stringify);
@@ -57,7 +57,7 @@ export class Provider extends pulumi.ProviderResource {
  */
 export interface ProviderArgs {
     /**
-     * The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+     * The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
      */
     apiKey?: pulumi.Input<string | undefined>;
     /**

@@ -24,7 +24,8 @@ setup(name='pulumi_leadterra_native',
       description="Declare the run state of Leadterra outbound-email campaigns as code.",
       long_description=readme(),
       long_description_content_type='text/markdown',
-      keywords='pulumi leadterra email campaigns',
+      keywords='pulumi leadterra email campaigns category/infrastructure kind/native',
+      url='https://github.com/leadterra/pulumi-leadterra',
       project_urls={
           'Repository': 'https://github.com/leadterra/pulumi-leadterra'
       },

@@ -12,7 +12,7 @@ symbolic link to it as the working directory, no ``PWD`` in the environment (the
 sets none), the shipped files byte for byte, and the real CLI's ``pulumi install``. The virtualenv
 must land in the clone's root, not next to the link. The one thing changed for the test is where
 git finds the repository: git's own ``url.<base>.insteadOf``, set in the environment, sends the
-requirement's ``https://github.com/OWNER/pulumi-leadterra.git`` to this clone (which holds the
+requirement's ``https://github.com/leadterra/pulumi-leadterra.git`` to this clone (which holds the
 pinned commit), and ``GIT_ALLOW_PROTOCOL=file`` makes any other git traffic fail instead of
 leaving the machine. pip's own traffic goes to PyPI only (``PIP_INDEX_URL``, no config file, no
 extra index or find links, an empty cache). Then the engine runs the program on that virtualenv
@@ -44,7 +44,7 @@ from tests.conftest import TEST_KEY
 
 PROMOTION = ROOT / "examples" / "promotion"
 REQUIREMENT = re.compile(
-    r"^pulumi-leadterra @ git\+(?P<url>https://github\.com/OWNER/pulumi-leadterra\.git)@(?P<sha>[0-9a-f]{40})$",
+    r"^pulumi-leadterra @ git\+(?P<url>https://github\.com/leadterra/pulumi-leadterra\.git)@(?P<sha>[0-9a-f]{40})$",
     re.M,
 )
 SHIPPED = ("Pulumi.yaml", "__main__.py", "requirements.txt")

@@ -4,7 +4,7 @@
 // written against the served sdk/v3 module. A program is compiled with `go build` in its
 // directory (or taken prebuilt from the `binary` runtime option) and run with the PULUMI_*
 // environment variables the Go SDK reads at start-up. Not supported: debugging, plugins
-// (policy packs, components), code generation, Pack, Link, About and the package list that
+// (policy packs, components), program generation, Pack, About and the package list that
 // GetRequiredPackages would read from go.mod (the engine loads plugins on demand instead).
 package main
 

@@ -6,7 +6,7 @@
 // TypeScript itself (ts-node, from the program's dependencies). Dependencies install with the
 // project's package manager (npm unless a lock file or the `packagemanager` option says
 // otherwise). Not supported: bun as the runtime, debugging, plugins (policy packs, components),
-// code generation, Pack, Link, About and the package list that GetRequiredPackages would read
+// program generation, Pack, About and the package list that GetRequiredPackages would read
 // from node_modules (the engine loads plugins on demand instead).
 package main
 

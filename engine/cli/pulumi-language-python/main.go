@@ -4,7 +4,7 @@
 // written against the served sdk/v3 and pkg/v3 modules. Programs run through the
 // pulumi-language-python-exec shim shipped in sdk/v3; dynamic providers, policy packs and source
 // plugins run with the project's Python toolchain (pip, poetry or uv). Not supported: debugging,
-// typecheckers, Pack, Link, Template, GeneratePackage and GenerateProject.
+// typecheckers, Pack, Template and GenerateProject.
 package main
 
 import (

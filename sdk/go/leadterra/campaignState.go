@@ -13,6 +13,54 @@ import (
 )
 
 // Holds a Leadterra campaign running or paused on every pulumi up: one idempotent call when something needs doing, none when nothing does.
+//
+// ## Example Usage
+// ### Hold one campaign running and another paused
+//
+// ```go
+// package main
+//
+// import (
+//
+//	"github.com/leadterra/pulumi-leadterra/sdk/go/leadterra"
+//	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+//
+// )
+//
+//	func main() {
+//		pulumi.Run(func(ctx *pulumi.Context) error {
+//			// Held running: the first `pulumi up` starts it (one call), later ones send nothing.
+//			launch, err := leadterra.NewCampaignState(ctx, "launch", &leadterra.CampaignStateArgs{
+//				CampaignId: pulumi.String("camp_demo"),
+//				Status:     pulumi.String("running"),
+//				Reconcile:  pulumi.Bool(true),
+//			})
+//			if err != nil {
+//				return err
+//			}
+//			// Held paused: pausing is always safe.
+//			legacy, err := leadterra.NewCampaignState(ctx, "legacy", &leadterra.CampaignStateArgs{
+//				CampaignId: pulumi.String("camp_legacy"),
+//				Status:     pulumi.String("paused"),
+//			})
+//			if err != nil {
+//				return err
+//			}
+//			ctx.Export("launchStatus", launch.Status)
+//			ctx.Export("legacyHeld", legacy.HeldStatus)
+//			return nil
+//		})
+//	}
+//
+// ```
+//
+// ## Import
+//
+// Import reads the campaign and holds it as found: the next `pulumi up` sends nothing for it until the program declares a `status`.
+//
+// ```sh
+// $ pulumi import leadterra:index:CampaignState launch camp_123
+// ```
 type CampaignState struct {
 	pulumi.CustomResourceState
 

@@ -23,11 +23,6 @@ func NewProvider(ctx *pulumi.Context,
 		args = &ProviderArgs{}
 	}
 
-	if args.ApiKey == nil {
-		if d := internal.GetEnvOrDefault(nil, nil, "LEADTERRA_API_KEY"); d != nil {
-			args.ApiKey = pulumi.StringPtr(d.(string))
-		}
-	}
 	if args.BaseUrl == nil {
 		if d := internal.GetEnvOrDefault(nil, nil, "LEADTERRA_BASE_URL"); d != nil {
 			args.BaseUrl = pulumi.StringPtr(d.(string))
@@ -66,7 +61,7 @@ func NewProvider(ctx *pulumi.Context,
 }
 
 type providerArgs struct {
-	// The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+	// The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
 	ApiKey *string `pulumi:"apiKey"`
 	// The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.
 	BaseUrl *string `pulumi:"baseUrl"`
@@ -94,7 +89,7 @@ type providerArgs struct {
 
 // The set of arguments for constructing a Provider resource.
 type ProviderArgs struct {
-	// The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+	// The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
 	ApiKey pulumi.StringPtrInput
 	// The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.
 	BaseUrl pulumi.StringPtrInput

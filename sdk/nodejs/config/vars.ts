@@ -8,12 +8,12 @@ declare var exports: any;
 const __config = new pulumi.Config("leadterra");
 
 /**
- * The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+ * The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
  */
 export declare const apiKey: string | undefined;
 Object.defineProperty(exports, "apiKey", {
     get() {
-        return __config.get("apiKey") ?? utilities.getEnv("LEADTERRA_API_KEY");
+        return __config.get("apiKey");
     },
     enumerable: true,
 });

@@ -170,6 +170,31 @@ class CampaignState(pulumi.CustomResource):
         """
         Holds a Leadterra campaign running or paused on every pulumi up: one idempotent call when something needs doing, none when nothing does.
 
+        ## Example Usage
+        ### Hold one campaign running and another paused
+
+        ```python
+        import pulumi
+        import pulumi_leadterra_native as leadterra
+
+        # Held running: the first `pulumi up` starts it (one call), later ones send nothing while it runs.
+        launch = leadterra.CampaignState("launch", campaign_id="camp_demo", status="running", reconcile=True)
+        # Held paused: pausing is always safe.
+        legacy = leadterra.CampaignState("legacy", campaign_id="camp_legacy", status="paused")
+
+        pulumi.export("launchStatus", launch.status)
+        pulumi.export("legacyHeld", legacy.held_status)
+        ```
+
+        ## Import
+
+        Import reads the campaign and holds it as found: the next `pulumi up` sends nothing for it until the program declares a `status`.
+
+        ```sh
+        $ pulumi import leadterra:index:CampaignState launch camp_123
+        ```
+
+
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] api_key: This resource's API key; overrides the provider's. Always a secret.
@@ -189,6 +214,31 @@ class CampaignState(pulumi.CustomResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
         Holds a Leadterra campaign running or paused on every pulumi up: one idempotent call when something needs doing, none when nothing does.
+
+        ## Example Usage
+        ### Hold one campaign running and another paused
+
+        ```python
+        import pulumi
+        import pulumi_leadterra_native as leadterra
+
+        # Held running: the first `pulumi up` starts it (one call), later ones send nothing while it runs.
+        launch = leadterra.CampaignState("launch", campaign_id="camp_demo", status="running", reconcile=True)
+        # Held paused: pausing is always safe.
+        legacy = leadterra.CampaignState("legacy", campaign_id="camp_legacy", status="paused")
+
+        pulumi.export("launchStatus", launch.status)
+        pulumi.export("legacyHeld", legacy.held_status)
+        ```
+
+        ## Import
+
+        Import reads the campaign and holds it as found: the next `pulumi up` sends nothing for it until the program declares a `status`.
+
+        ```sh
+        $ pulumi import leadterra:index:CampaignState launch camp_123
+        ```
+
 
         :param str resource_name: The name of the resource.
         :param CampaignStateArgs args: The arguments to use to populate this resource's properties.

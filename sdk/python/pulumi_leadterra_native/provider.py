@@ -34,7 +34,7 @@ class ProviderArgs:
         """
         The set of arguments for constructing a Provider resource.
 
-        :param pulumi.Input[_builtins.str] api_key: The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+        :param pulumi.Input[_builtins.str] api_key: The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
         :param pulumi.Input[_builtins.str] base_url: The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.
         :param pulumi.Input[_builtins.float] connect_timeout: Connect timeout in seconds, above 0 up to 600 (default 5).
         :param pulumi.Input[_builtins.bool] heal: This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
@@ -47,8 +47,6 @@ class ProviderArgs:
         :param pulumi.Input[_builtins.float] retry_budget: Bound on a whole call in seconds, above 0 up to 3600 (default 60).
         :param pulumi.Input[_builtins.float] retry_max_delay: Longest back-off in seconds, 0-600 (default 8).
         """
-        if api_key is None:
-            api_key = _utilities.get_env('LEADTERRA_API_KEY')
         if api_key is not None:
             pulumi.set(__self__, "api_key", api_key)
         if base_url is None:
@@ -88,7 +86,7 @@ class ProviderArgs:
     @pulumi.getter(name="apiKey")
     def api_key(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+        The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
         """
         return pulumi.get(self, "api_key")
 
@@ -253,7 +251,7 @@ class Provider(pulumi.ProviderResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
-        :param pulumi.Input[_builtins.str] api_key: The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+        :param pulumi.Input[_builtins.str] api_key: The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
         :param pulumi.Input[_builtins.str] base_url: The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.
         :param pulumi.Input[_builtins.float] connect_timeout: Connect timeout in seconds, above 0 up to 600 (default 5).
         :param pulumi.Input[_builtins.bool] heal: This run re-asserts every reconcile=true CampaignState with one idempotent call. Set it for scheduled heal runs only, never in a stack file.
@@ -311,8 +309,6 @@ class Provider(pulumi.ProviderResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = ProviderArgs.__new__(ProviderArgs)
 
-            if api_key is None:
-                api_key = _utilities.get_env('LEADTERRA_API_KEY')
             __props__.__dict__["api_key"] = None if api_key is None else pulumi.Output.secret(api_key)
             if base_url is None:
                 base_url = _utilities.get_env('LEADTERRA_BASE_URL')

@@ -11,17 +11,9 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
-// The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+// The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
 func GetApiKey(ctx *pulumi.Context) string {
-	v, err := config.Try(ctx, "leadterra:apiKey")
-	if err == nil {
-		return v
-	}
-	var value string
-	if d := internal.GetEnvOrDefault(nil, nil, "LEADTERRA_API_KEY"); d != nil {
-		value = d.(string)
-	}
-	return value
+	return config.Get(ctx, "leadterra:apiKey")
 }
 
 // The API's base URL: https, or http on loopback (the sandbox). Default https://app.leadterra.co.

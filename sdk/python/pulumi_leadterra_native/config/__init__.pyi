@@ -16,7 +16,7 @@ from .. import _utilities
 
 apiKey: Optional[str]
 """
-The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
 """
 
 baseUrl: Optional[str]

@@ -23,9 +23,9 @@ class _ExportableConfig(types.ModuleType):
     @_builtins.property
     def api_key(self) -> Optional[str]:
         """
-        The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY.
+        The Leadterra API key (sk_live_... or sk_test_...). Falls back to LEADTERRA_API_KEY, which the provider reads itself: the key then never passes through your program or state.
         """
-        return __config__.get('apiKey') or _utilities.get_env('LEADTERRA_API_KEY')
+        return __config__.get('apiKey')
 
     @_builtins.property
     def base_url(self) -> Optional[str]:
