@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv test test-floor lint demo bench sandbox engine engine-if-possible schema sdk plugin clean
+.PHONY: venv test test-floor lint demo bench sandbox engine engine-if-possible schema sdk plugin plugin-lock release clean
 
 $(VENV)/.installed: pyproject.toml sdk/python/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -72,9 +72,22 @@ sdk: schema engine
 	  PULUMI_SKIP_UPDATE_CHECK=1 .pulumi-cli/bin/pulumi package gen-sdk provider/schema.json --language $$language --out sdk || exit 1; \
 	done
 
-# The plugin archive a user of any language installs with `pulumi plugin install` (dist/).
+# The plugin archives a user of any language installs (the engine downloads them from the GitHub
+# Release, or `pulumi plugin install --file`), with the package's wheel, into dist/.
 plugin: venv
-	engine/plugin-archive.sh
+	$(PY) -m harness.release plugin
+
+# The plugin's dependencies pinned with sha256 hashes for every platform and Python >= 3.11
+# (engine/plugin-requirements.txt; pip installs them in hash-checking mode).
+plugin-lock: venv
+	$(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 \
+	  --quiet --custom-compile-command "make plugin-lock" -o engine/plugin-requirements.txt
+
+# Every artifact of a release, from the one version in pulumi_leadterra/_version.py, into dist/
+# with a sha256 checksums file (harness/release.py lists them; docs/release.md). The release
+# workflow runs this after the tests; tests/e2e/test_release_rehearsal.py runs it too.
+release: venv
+	$(PY) -m harness.release
 
 sandbox: venv
 	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo --campaign camp_legacy=running

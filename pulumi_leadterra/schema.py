@@ -17,15 +17,23 @@ TYPE_TOKEN = "leadterra:index:CampaignState"  # noqa: S105 - a type token, not a
 #: Where releases put the plugin archive (`make plugin`): the engine downloads
 #: pulumi-resource-leadterra-v<version>-<os>-<arch>.tar.gz from this repository's releases.
 PLUGIN_DOWNLOAD_URL = "github://api.github.com/leadterra/pulumi-leadterra"
+#: The generated SDKs' names. ``respectSchemaVersion``: each SDK carries the schema's version (the
+#: package's, from _version.py) in its package.json, setup.py and pulumi-plugin.json, so the SDK a
+#: user installs asks the engine for the plugin of its own release (docs/release.md).
 #: The generated SDKs' names. The Python one is `pulumi_leadterra_native`: `pulumi_leadterra` is
 #: this package (the dynamic resource, the plugin itself, the policies), and the generated SDK is a
 #: typed client of the plugin for Python programs that want the native resource.
 _LANGUAGE = {
-    "nodejs": {"packageName": "@leadterra/pulumi", "packageDescription": "Leadterra campaigns as code."},
-    "python": {"packageName": "pulumi_leadterra_native"},
+    "nodejs": {
+        "packageName": "@leadterra/pulumi",
+        "packageDescription": "Leadterra campaigns as code.",
+        "respectSchemaVersion": True,
+    },
+    "python": {"packageName": "pulumi_leadterra_native", "respectSchemaVersion": True},
     "go": {
         "importBasePath": "github.com/leadterra/pulumi-leadterra/sdk/go/leadterra",
         "generateResourceContainerTypes": True,
+        "respectSchemaVersion": True,
     },
     # C#: the default namespace, Pulumi.Leadterra (no C# SDK is generated here yet: Pulumi's C#
     # code generator is not among the Go modules this project builds from).

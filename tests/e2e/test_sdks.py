@@ -17,12 +17,13 @@ import pytest
 from harness.cli import Project, find_cli
 from harness.programs import ROOT
 from harness.sandbox import Sandbox
+from pulumi_leadterra import __version__
 from pulumi_leadterra.schema import SCHEMA, TYPE_TOKEN
 from tests.conftest import TEST_KEY
 
 SDK = ROOT / "sdk"
 LANGUAGES = sorted(p.name for p in SDK.iterdir() if p.is_dir()) if SDK.exists() else []
-NODE_VERSION = "0.1.0"  # the generated package.json says ${VERSION}: a release build sets it
+NODE_VERSION = __version__  # respectSchemaVersion: the generated package.json says it already
 
 
 # What installing or building an SDK leaves beside it (each SDK's own .gitignore lists these).
