@@ -74,8 +74,10 @@ sdk: schema engine
 
 # The plugin archives a user of any language installs (the engine downloads them from the GitHub
 # Release, or `pulumi plugin install --file`), with the package's wheel, into dist/.
+DIST ?= dist
+
 plugin: venv
-	$(PY) -m harness.release plugin
+	$(PY) -m harness.release --dist $(DIST) plugin
 
 # The plugin's dependencies pinned with sha256 hashes for every platform and Python >= 3.11
 # (engine/plugin-requirements.txt; pip installs them in hash-checking mode).
@@ -87,7 +89,7 @@ plugin-lock: venv
 # with a sha256 checksums file (harness/release.py lists them; docs/release.md). The release
 # workflow runs this after the tests; tests/e2e/test_release_rehearsal.py runs it too.
 release: venv
-	$(PY) -m harness.release
+	$(PY) -m harness.release --dist $(DIST)
 
 sandbox: venv
 	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo --campaign camp_legacy=running

@@ -21,6 +21,7 @@ installs what it leaves from loopback registries. docs/release.md says what each
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import hashlib
 import io
@@ -34,6 +35,7 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Optional
 
 from pulumi_leadterra import __version__
 
@@ -223,11 +225,16 @@ def build(dist: Path = ROOT / "dist", version: str = __version__) -> list[Path]:
     return [dist / name for name in names]
 
 
-def main(argv: list[str] = sys.argv[1:]) -> None:
-    """``python -m harness.release`` (everything) or ``python -m harness.release plugin``."""
+def main(argv: Optional[list[str]] = None) -> None:
+    """``python -m harness.release [--dist DIR] [plugin]``: everything, or only the plugin."""
+    parser = argparse.ArgumentParser(prog="make release")
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist")
+    parser.add_argument("what", nargs="?", choices=["all", "plugin"], default="all")
+    options = parser.parse_args(argv)
     os.chdir(ROOT)
-    for path in build_plugin() if argv == ["plugin"] else build():
-        print(f"{path.stat().st_size:>10}  {path.relative_to(ROOT)}")
+    dist = options.dist.resolve()
+    for path in build_plugin(dist) if options.what == "plugin" else build(dist):
+        print(f"{path.stat().st_size:>10}  {path}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from tests.conftest import TEST_KEY
 
 
 def test_the_installed_archive_serves_a_yaml_program(tmp_path: Path, sandbox: Sandbox) -> None:
-    subprocess.run(["make", "plugin"], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    archive = ROOT / "dist" / f"pulumi-resource-leadterra-v{__version__}-linux-amd64.tar.gz"
+    dist = tmp_path / "dist"  # not the clone's dist/: the release rehearsal may be building there
+    subprocess.run(["make", "plugin", f"DIST={dist}"], cwd=ROOT, check=True, capture_output=True, timeout=600)
+    archive = dist / f"pulumi-resource-leadterra-v{__version__}-linux-amd64.tar.gz"
     project = Project(tmp_path, secrets=[TEST_KEY])  # .venv/bin is not on PATH: no ambient plugin
     # Installing fills the plugin's own virtualenv from PyPI (the one place this suite lets pip go).
     project(
