@@ -8,8 +8,10 @@ installs what it leaves from loopback registries. docs/release.md says what each
 - ``pulumi-resource-leadterra-v<v>-<os>-<arch>.tar.gz`` for linux, darwin, windows x amd64,
   arm64: the plugin, named as the engine's downloader asks for it (``standardAssetName`` in
   pulumi/pulumi sdk/go/common/workspace/plugins.go), for the GitHub Release that the schema's
-  ``pluginDownloadURL`` names. A python-runtime plugin: its wheel and hash-pinned requirements
-  (engine/plugin-requirements.txt, ``make plugin-lock``); the bytes are the same on every platform.
+  ``pluginDownloadURL`` names. Each holds the plugin frozen by PyInstaller (an executable and its
+  ``_internal/`` folder) from the wheel and the hash-pinned engine/plugin-requirements.txt: no
+  Python needed where it runs. PyInstaller builds for the machine it runs on only, so `build`
+  takes the other platforms' archives from ``--plugins`` (``make plugin`` on one runner each).
 - ``leadterra-pulumi-<v>.tgz``: the Node.js SDK (``@leadterra/pulumi``), built with tsc and
   packed from ``bin/`` as Pulumi's provider boilerplate packs a generated SDK, for npm.
 - ``pulumi_leadterra_native-<v>-py3-none-any.whl``: the native Python SDK, for PyPI.
@@ -27,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -34,6 +37,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -51,6 +55,7 @@ __all__ = [
     "checksums_name",
     "found_versions",
     "go_zip_name",
+    "host_platform",
     "plugin_archive_name",
     "sha256",
 ]
@@ -61,6 +66,9 @@ PLATFORMS = tuple((system, arch) for system in ("linux", "darwin", "windows") fo
 GO_MODULE = "github.com/leadterra/pulumi-leadterra/sdk"
 #: The plugin's dependencies, pinned with their hashes for every platform (``make plugin-lock``).
 PLUGIN_REQUIREMENTS = ROOT / "engine" / "plugin-requirements.txt"
+#: PyInstaller and what it needs, pinned with hashes (``make plugin-lock``).
+FREEZE_REQUIREMENTS = ROOT / "engine" / "freeze-requirements.txt"
+FREEZE_VENV = ROOT / ".venv-freeze"
 _EPOCH = 946684800  # 2000-01-01: archives of the same sources have the same bytes
 
 
@@ -76,12 +84,12 @@ def checksums_name(version: str) -> str:
     return f"pulumi-leadterra-v{version}-checksums.txt"
 
 
-def artifact_names(version: str) -> list[str]:
+def artifact_names(version: str, platforms: Sequence[tuple[str, str]] = PLATFORMS) -> list[str]:
     """Every file `build` leaves in dist/, the checksums file last."""
     return [
         f"pulumi_leadterra-{version}-py3-none-any.whl",
         f"pulumi_leadterra-{version}.tar.gz",
-        *(plugin_archive_name(version, system, arch) for system, arch in PLATFORMS),
+        *(plugin_archive_name(version, system, arch) for system, arch in platforms),
         f"leadterra-pulumi-{version}.tgz",
         f"pulumi_leadterra_native-{version}-py3-none-any.whl",
         go_zip_name(version),
@@ -136,35 +144,87 @@ def _python_packages(dist: Path) -> None:
         _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), "."], copy)
 
 
-def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), _EPOCH, 0o644
-    archive.addfile(info, io.BytesIO(data))
+def host_platform() -> tuple[str, str]:
+    """This machine as the engine's downloader names it: (linux|darwin|windows, amd64|arm64)."""
+    system = {"linux": "linux", "darwin": "darwin", "win32": "windows"}[sys.platform]
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[
+        platform.machine().lower()
+    ]
+    return system, arch
 
 
-def _plugin_archives(dist: Path, version: str) -> None:
+def _venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def _freezer(wheel: Path) -> Path:
+    """.venv-freeze: PyInstaller and the plugin's dependencies, every file checked against the
+    hashes in engine/freeze-requirements.txt and PLUGIN_REQUIREMENTS, plus this build's wheel.
+    Made again whenever either file changes."""
+    stamp = FREEZE_VENV / "requirements.sha256"
+    wanted = hashlib.sha256(FREEZE_REQUIREMENTS.read_bytes() + PLUGIN_REQUIREMENTS.read_bytes()).hexdigest()
+    python = _venv_python(FREEZE_VENV)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        shutil.rmtree(FREEZE_VENV, ignore_errors=True)
+        _run([sys.executable, "-m", "venv", str(FREEZE_VENV)], ROOT)
+        pip = [str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps"]
+        _run([*pip, "-r", str(FREEZE_REQUIREMENTS), "-r", str(PLUGIN_REQUIREMENTS)], ROOT)
+        stamp.write_text(wanted)
+    # The wheel just built (not pinned by hash: it is this build's own output).
+    _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(wheel)], ROOT)
+    return python
+
+
+def _tar_gz(folder: Path, target: Path) -> None:
+    """``folder``'s files at the archive's top level, in name order, with fixed owners and times."""
+
+    def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        info.mtime = _EPOCH
+        return info
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for entry in sorted(folder.iterdir()):
+            archive.add(entry, arcname=entry.name, filter=normalise)
+    target.write_bytes(gzip.compress(buffer.getvalue(), mtime=_EPOCH))
+
+
+def _plugin_archive(dist: Path, version: str) -> Path:
+    """This platform's plugin archive: the wheel frozen by PyInstaller into one folder (an
+    executable ``pulumi-resource-leadterra`` and its ``_internal/``): no Python, no package index
+    and nothing to install on the user's machine. PyInstaller builds for the platform it runs on
+    only; the release workflow runs this on one runner per platform (docs/release.md)."""
     wheel = dist / f"pulumi_leadterra-{version}-py3-none-any.whl"
-    # Hash-checking mode: pip refuses any file whose sha256 is not listed, the wheel's included.
-    requirements = PLUGIN_REQUIREMENTS.read_text() + f"./{wheel.name} \\\n    --hash=sha256:{sha256(wheel)}\n"
-    manifest = (
-        f"# The Leadterra provider plugin {version}. The engine runs __main__.py in venv/,\n"
-        "# which the engine fills from requirements.txt when it installs the plugin.\n"
-        "runtime: python\n"
-    )
-    members = {
-        "PulumiPlugin.yaml": manifest.encode(),
-        "__main__.py": (ROOT / "provider" / "__main__.py").read_bytes(),
-        "requirements.txt": requirements.encode(),
-        wheel.name: wheel.read_bytes(),
-    }
-    for system, arch in PLATFORMS:
-        target = dist / plugin_archive_name(version, system, arch)
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            for name in sorted(members):
-                _add(archive, name, members[name])
-        # gzip with no name and a fixed mtime: the same sources give the same archive bytes.
-        target.write_bytes(gzip.compress(buffer.getvalue(), mtime=_EPOCH))
+    python = _freezer(wheel)
+    with tempfile.TemporaryDirectory() as work:
+        _run(
+            [
+                str(python),
+                "-m",
+                "PyInstaller",
+                "--noconfirm",
+                "--onedir",
+                "--log-level",
+                "WARN",
+                "--name",
+                "pulumi-resource-leadterra",
+                "--collect-submodules",
+                "pulumi_leadterra",
+                "--distpath",
+                f"{work}/dist",
+                "--workpath",
+                f"{work}/build",
+                "--specpath",
+                work,
+                str(ROOT / "provider" / "__main__.py"),
+            ],
+            ROOT,
+        )
+        target = dist / plugin_archive_name(version, *host_platform())
+        _tar_gz(Path(work) / "dist" / "pulumi-resource-leadterra", target)
+    return target
 
 
 def _node_sdk(dist: Path, version: str) -> None:
@@ -199,23 +259,36 @@ def _go_sdk(dist: Path, version: str) -> None:
 
 
 def build_plugin(dist: Path = ROOT / "dist", version: str = __version__) -> list[Path]:
-    """Only the wheel and the plugin archives (``make plugin``), into ``dist`` (emptied first)."""
-    shutil.rmtree(dist, ignore_errors=True)
-    dist.mkdir(parents=True)
+    """``make plugin``: this platform's plugin archive (and the wheel in it), into ``dist``."""
+    dist.mkdir(parents=True, exist_ok=True)
     _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), "."], ROOT)
-    _plugin_archives(dist, version)
-    return sorted(dist.iterdir())
+    return sorted([dist / f"pulumi_leadterra-{version}-py3-none-any.whl", _plugin_archive(dist, version)])
 
 
-def build(dist: Path = ROOT / "dist", version: str = __version__) -> list[Path]:
-    """Builds every artifact of `artifact_names` into ``dist`` (emptied first); returns them."""
+def build(
+    dist: Path = ROOT / "dist",
+    version: str = __version__,
+    plugins: Optional[Path] = None,
+    platforms: Sequence[tuple[str, str]] = PLATFORMS,
+) -> list[Path]:
+    """Builds every artifact of `artifact_names` into ``dist`` (emptied first); returns them.
+    Plugin archives come from ``plugins`` (a folder of archives other machines built with
+    ``make plugin``); this machine's own is built when that folder lacks it. ``platforms``
+    narrows the release (the rehearsal: this machine's alone)."""
     shutil.rmtree(dist, ignore_errors=True)
     dist.mkdir(parents=True)
     _python_packages(dist)
-    _plugin_archives(dist, version)
+    for system, arch in platforms:
+        name = plugin_archive_name(version, system, arch)
+        if plugins is not None and (plugins / name).exists():
+            shutil.copy(plugins / name, dist / name)
+        elif (system, arch) == host_platform():
+            _plugin_archive(dist, version)
+        else:
+            sys.exit(f"make release: no {name} in {plugins} (PyInstaller builds only this machine's)")
     _node_sdk(dist, version)
     _go_sdk(dist, version)
-    names = artifact_names(version)
+    names = artifact_names(version, platforms)
     built = sorted(p.name for p in dist.iterdir())
     expected = sorted(names[:-1])
     if built != expected:
@@ -226,14 +299,25 @@ def build(dist: Path = ROOT / "dist", version: str = __version__) -> list[Path]:
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    """``python -m harness.release [--dist DIR] [plugin]``: everything, or only the plugin."""
+    """``python -m harness.release [--dist DIR] [--plugins DIR] [--platforms os-arch,...] [plugin]``:
+    the whole release, or (``plugin``) this machine's plugin archive only."""
     parser = argparse.ArgumentParser(prog="make release")
     parser.add_argument("--dist", type=Path, default=ROOT / "dist")
+    parser.add_argument("--plugins", type=Path, help="plugin archives built elsewhere (make plugin)")
+    parser.add_argument("--platforms", help="os-arch,... (default: all six)")
     parser.add_argument("what", nargs="?", choices=["all", "plugin"], default="all")
     options = parser.parse_args(argv)
     os.chdir(ROOT)
     dist = options.dist.resolve()
-    for path in build_plugin(dist) if options.what == "plugin" else build(dist):
+    if options.what == "plugin":
+        built = build_plugin(dist)
+    else:
+        platforms = PLATFORMS
+        if options.platforms:
+            platforms = tuple(tuple(p.split("-", 1)) for p in options.platforms.split(","))  # type: ignore[misc]
+        plugins = options.plugins.resolve() if options.plugins else None
+        built = build(dist, plugins=plugins, platforms=platforms)
+    for path in built:
         print(f"{path.stat().st_size:>10}  {path}")
 
 

@@ -29,7 +29,14 @@ import pytest
 from harness.cli import CLI_BIN, Project
 from harness.programs import ROOT
 from harness.registries import NpmRegistry, PackageIndex, ReleaseServer, go_proxy
-from harness.release import GO_MODULE, artifact_names, checksums_name, go_zip_name, plugin_archive_name
+from harness.release import (
+    GO_MODULE,
+    artifact_names,
+    checksums_name,
+    go_zip_name,
+    host_platform,
+    plugin_archive_name,
+)
 from harness.sandbox import Sandbox
 from pulumi_leadterra import __version__
 from pulumi_leadterra.schema import PLUGIN_DOWNLOAD_URL, TYPE_TOKEN
@@ -40,7 +47,8 @@ pytestmark = pytest.mark.timeout(1500)
 
 VERSION = __version__
 OWNER, REPO = PLUGIN_DOWNLOAD_URL.removeprefix("github://api.github.com/").split("/")
-ASSET = plugin_archive_name(VERSION, "linux", "amd64")
+HOST = host_platform()  # PyInstaller builds this machine's archive only; the workflow, all six
+ASSET = plugin_archive_name(VERSION, *HOST)
 #: What `pulumi package add` writes for a Pulumi YAML program (pulumi-yaml's PackageDecl): YAML has
 #: no SDK to carry the schema's pluginDownloadURL, so without it the engine looks for the plugin
 #: under github.com/pulumi/ (its fallback source for a plugin with no URL).
@@ -60,18 +68,25 @@ class Release:
     releases: ReleaseServer
     goproxy: str
     path: str  # PATH for a user: the Pulumi CLI and its language hosts, node, go, the system's python3
+    bare_path: str  # only the Pulumi CLI, its language hosts and node: no Python at all
 
 
-def _user_path(folder: Path) -> str:
-    """A folder with links to the CLI and its language hosts (as an installed CLI has them), then
-    the system's folders and Go's: no .venv, no pyenv shims, nothing else of the clone."""
+def _user_paths(folder: Path) -> tuple[str, str]:
+    """A folder with links to the CLI and its language hosts (as an installed CLI has them) and to
+    node and npm; PATH as that folder, then Go's and the system's (no .venv, no pyenv shims,
+    nothing else of the clone), and PATH as that folder alone (no python3 anywhere on it)."""
     folder.mkdir()
     for tool in CLI_BIN.iterdir():
         if tool.name == "pulumi" or tool.name.startswith("pulumi-language-"):
             (folder / tool.name).symlink_to(tool)
+    for tool in ("node", "npm", "npx"):
+        found = shutil.which(tool)
+        assert found is not None, tool
+        (folder / tool).symlink_to(found)
     go = shutil.which("go")
     assert go is not None
-    return os.pathsep.join([str(folder), str(Path(go).resolve().parent), "/usr/bin", "/bin"])
+    assert shutil.which("python3", path=str(folder)) is None
+    return os.pathsep.join([str(folder), str(Path(go).resolve().parent), "/usr/bin", "/bin"]), str(folder)
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +94,13 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
     work = tmp_path_factory.mktemp("rehearsal")
     dist = work / "dist"
     subprocess.run(
-        ["make", "release", f"DIST={dist}"], cwd=ROOT, check=True, capture_output=True, timeout=900
+        ["make", "release", f"DIST={dist}", f"PLATFORMS={'-'.join(HOST)}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=1200,
     )
-    assert sorted(p.name for p in dist.iterdir()) == sorted(artifact_names(VERSION))
+    assert sorted(p.name for p in dist.iterdir()) == sorted(artifact_names(VERSION, [HOST]))
     subprocess.run(
         ["sha256sum", "--check", "--strict", checksums_name(VERSION)],
         cwd=dist,
@@ -97,7 +116,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
         npm.publish(dist / f"leadterra-pulumi-{VERSION}.tgz")
         index.upload(*dist.glob("*.whl"), dist / f"pulumi_leadterra-{VERSION}.tar.gz")
         goproxy = go_proxy(work / "goproxy", dist / go_zip_name(VERSION), GO_MODULE, VERSION)
-        yield Release(dist, npm, index, releases, goproxy, _user_path(work / "bin"))
+        yield Release(dist, npm, index, releases, goproxy, *_user_paths(work / "bin"))
 
 
 def _check_versions_inside(dist: Path) -> None:
@@ -111,9 +130,10 @@ def _check_versions_inside(dist: Path) -> None:
     with zipfile.ZipFile(dist / go_zip_name(VERSION)) as module:
         plugin = json.loads(module.read(f"{GO_MODULE}@v{VERSION}/go/leadterra/pulumi-plugin.json"))
         assert plugin["version"] == VERSION
-    for archive in dist.glob("pulumi-resource-leadterra-*.tar.gz"):
-        with tarfile.open(archive) as plugin_archive:
-            assert f"pulumi_leadterra-{VERSION}-py3-none-any.whl" in plugin_archive.getnames()
+    with tarfile.open(dist / ASSET) as plugin_archive:  # the executable PyInstaller made
+        executable = plugin_archive.getmember("pulumi-resource-leadterra")
+        assert executable.isfile() and executable.mode & 0o111
+        assert "_internal" in plugin_archive.getnames()
 
 
 def _new_user(tmp_path: Path, release: Release, **env: str) -> Project:
@@ -137,7 +157,7 @@ def _new_user(tmp_path: Path, release: Release, **env: str) -> Project:
                 f"^github://api.github.com/{OWNER}/{REPO}="
                 f"{release.releases.url}/{OWNER}/{REPO}/releases/download/v${{VERSION}}"
             ),
-            # The plugin's own virtualenv is filled from the local index (PyPI behind it).
+            # pip, for the Python program: the local index (PyPI behind it).
             "PIP_INDEX_URL": release.index.simple,
             **env,
         }
@@ -172,7 +192,7 @@ def _run_as_user(
     project.up(timeout=900)
     assert step("up") == {"POST start": 1, "POST pause": 1}
     assert release.releases.requests == [f"/{OWNER}/{REPO}/releases/download/v{VERSION}/{ASSET}"]
-    assert (plugins / f"resource-leadterra-v{VERSION}" / "PulumiPlugin.yaml").exists()
+    assert os.access(plugins / f"resource-leadterra-v{VERSION}" / "pulumi-resource-leadterra", os.X_OK)
     assert set(project.resources(TYPE_TOKEN)) == {"launch", "legacy"}
     project("preview", "--expect-no-changes")
     assert step("preview") == {}
@@ -187,6 +207,8 @@ def _run_as_user(
 def test_typescript_from_the_npm_registry(tmp_path: Path, release: Release, sandbox: Sandbox) -> None:
     # A new user's npm: an empty cache, so every package comes through the registry.
     project = _new_user(tmp_path, release, npm_config_cache=str(tmp_path / "npm-cache"))
+    installing = dict(project.env)
+    project.env["PATH"] = release.bare_path  # pulumi runs with no Python anywhere on PATH
     project.write_yaml("Pulumi.yaml", {"name": "rehearsal-ts", "runtime": "nodejs"})
     project.write(".npmrc", f"registry={release.npm.url}\n")
     project.write("index.ts", _TYPESCRIPT_PROGRAM)
@@ -210,7 +232,7 @@ def test_typescript_from_the_npm_registry(tmp_path: Path, release: Release, sand
     subprocess.run(
         ["npm", "install", "--no-audit", "--no-fund"],
         cwd=project.dir,
-        env=project.env,
+        env=installing,
         check=True,
         capture_output=True,
         timeout=900,
@@ -302,7 +324,7 @@ def test_python_from_the_package_index(tmp_path: Path, release: Release, sandbox
 
 
 def test_yaml_with_its_package_declaration(tmp_path: Path, release: Release, sandbox: Sandbox) -> None:
-    project = _new_user(tmp_path, release)
+    project = _new_user(tmp_path, release, PATH=release.bare_path)  # no Python anywhere on PATH
     program = project.yaml_program(ROOT / "examples" / "yaml" / "Pulumi.yaml", plugin_by_path=False)
     assert "plugins" not in program
     project.write_yaml(f"leadterra-{VERSION}.yaml", YAML_PACKAGE)
