@@ -106,4 +106,4 @@ sandbox: venv
 	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo --campaign camp_legacy=running
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) .venv-freeze .pytest_cache .mypy_cache .ruff_cache .leadterra-sandbox
+	rm -rf $(VENV) $(FLOOR_VENV) .venv-freeze .release.lock .pytest_cache .mypy_cache .ruff_cache .leadterra-sandbox

@@ -24,6 +24,7 @@ installs what it leaves from loopback registries. docs/release.md says what each
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import io
@@ -37,7 +38,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -157,6 +158,25 @@ def _venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
+@contextlib.contextmanager
+def _one_build_at_a_time() -> Iterator[None]:
+    """One build at a time in this clone: the tests run `make plugin` and `make release` on two
+    workers at once, and both build the wheel in the source tree (setuptools' build/) and use
+    .venv-freeze (made, then the wheel reinstalled into it)."""
+    if os.name != "posix":  # the release workflow's Windows runners run one build each
+        yield
+        return
+    import fcntl
+
+    ROOT.joinpath(".release.lock").touch()
+    with ROOT.joinpath(".release.lock").open("r") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _freezer(wheel: Path) -> Path:
     """.venv-freeze: PyInstaller and the plugin's dependencies, every file checked against the
     hashes in engine/freeze-requirements.txt and PLUGIN_REQUIREMENTS, plus this build's wheel.
@@ -197,8 +217,8 @@ def _plugin_archive(dist: Path, version: str) -> Path:
     and nothing to install on the user's machine. PyInstaller builds for the platform it runs on
     only; the release workflow runs this on one runner per platform (docs/release.md)."""
     wheel = dist / f"pulumi_leadterra-{version}-py3-none-any.whl"
-    python = _freezer(wheel)
     with tempfile.TemporaryDirectory() as work:
+        python = _freezer(wheel)
         _run(
             [
                 str(python),
@@ -309,16 +329,21 @@ def main(argv: Optional[list[str]] = None) -> None:
     options = parser.parse_args(argv)
     os.chdir(ROOT)
     dist = options.dist.resolve()
+    with _one_build_at_a_time():
+        built = _build(options, dist)
+    for path in built:
+        print(f"{path.stat().st_size:>10}  {path}")
+
+
+def _build(options: argparse.Namespace, dist: Path) -> list[Path]:
     if options.what == "plugin":
-        built = build_plugin(dist)
+        return build_plugin(dist)
     else:
         platforms = PLATFORMS
         if options.platforms:
             platforms = tuple(tuple(p.split("-", 1)) for p in options.platforms.split(","))  # type: ignore[misc]
         plugins = options.plugins.resolve() if options.plugins else None
-        built = build(dist, plugins=plugins, platforms=platforms)
-    for path in built:
-        print(f"{path.stat().st_size:>10}  {path}")
+        return build(dist, plugins=plugins, platforms=platforms)
 
 
 if __name__ == "__main__":
