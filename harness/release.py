@@ -16,8 +16,10 @@ installs what it leaves from loopback registries. docs/release.md says what each
   packed from ``bin/`` as Pulumi's provider boilerplate packs a generated SDK, for npm.
 - ``pulumi_leadterra_native-<v>-py3-none-any.whl``: the native Python SDK, for PyPI.
 - ``pulumi-leadterra-sdk-go-v<v>.zip``: the Go SDK module (module path ``GO_MODULE``, folder
-  ``sdk/``) as a Go module proxy serves tag ``sdk/v<v>``: the workflow pushes that tag, and the
-  rehearsal serves this zip from a ``file://`` GOPROXY.
+  ``sdk/``) in a module proxy's zip layout, for tag ``sdk/v<v>``: the workflow pushes that tag
+  (from which the Go proxy makes its own zip, sdk/nodejs and sdk/python included; this one holds
+  the Go files, go.mod and go.sum only), and the rehearsal serves this zip from a ``file://``
+  GOPROXY.
 - ``pulumi-leadterra-v<v>-checksums.txt``: sha256 of every other file, ``sha256sum -c`` format.
 """
 
