@@ -41,16 +41,16 @@ def free_port() -> int:
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    session = requests.Session()
-    session.trust_env = False
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited {process.returncode}:\n{log.read_text()}")
-        try:
-            session.get(url, timeout=2)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
+    with requests.Session() as session:  # closed here: no socket left for the GC to close later
+        session.trust_env = False
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{url}: the server exited {process.returncode}:\n{log.read_text()}")
+            try:
+                session.get(url, timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
     raise RuntimeError(f"{url}: no answer in {timeout}s:\n{log.read_text()}")
 
 
@@ -114,14 +114,14 @@ class NpmRegistry(_Process):
         )
         _wait_for(self.url + "-/ping", self.process, self.log)
         # The publisher's account: npm adduser's request, whose answer is the token npm keeps.
-        session = requests.Session()
-        session.trust_env = False
-        answer = session.put(
-            self.url + "-/user/org.couchdb.user:rehearsal",
-            json={"name": "rehearsal", "password": "rehearsal-password"},
-            timeout=30,
-        )
-        answer.raise_for_status()
+        with requests.Session() as session:
+            session.trust_env = False
+            answer = session.put(
+                self.url + "-/user/org.couchdb.user:rehearsal",
+                json={"name": "rehearsal", "password": "rehearsal-password"},
+                timeout=30,
+            )
+            answer.raise_for_status()
         self.npmrc = workdir / "publisher.npmrc"
         self.npmrc.write_text(
             f"registry={self.url}\n//127.0.0.1:{port}/:_authToken={answer.json()['token']}\n"
