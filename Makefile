@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv test test-floor lint demo bench sandbox engine engine-if-possible node node-if-possible schema sdk plugin clean
+.PHONY: venv test test-floor lint demo bench sandbox engine engine-if-possible node node-if-possible schema sdk plugin plugin-lock release bench-plugin-builds clean
 
 $(VENV)/.installed: pyproject.toml sdk/python/setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -88,12 +88,38 @@ sdk: schema engine
 	  PULUMI_SKIP_UPDATE_CHECK=1 .pulumi-cli/bin/pulumi package gen-sdk provider/schema.json --language $$language --out sdk || exit 1; \
 	done
 
-# The plugin archive a user of any language installs with `pulumi plugin install` (dist/).
+# This machine's plugin archive (the plugin frozen by PyInstaller: an executable and its
+# _internal/ folder, no Python needed where it runs), with the package's wheel, into $(DIST).
+# PyInstaller builds for the machine it runs on only: the release workflow runs this on one
+# runner per platform and hands the archives to `make release PLUGINS=<folder>`.
+DIST ?= dist
+
 plugin: venv
-	engine/plugin-archive.sh
+	$(PY) -m harness.release --dist $(DIST) plugin
+
+# The plugin's dependencies, and PyInstaller's, pinned with sha256 hashes for every platform and
+# Python >= 3.11 (engine/plugin-requirements.txt, engine/freeze-requirements.txt; pip installs
+# them in hash-checking mode).
+plugin-lock: venv
+	$(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 \
+	  --quiet --custom-compile-command "make plugin-lock" -o engine/plugin-requirements.txt
+	$(VENV)/bin/uv pip compile engine/freeze-requirements.in --universal --generate-hashes --python-version 3.11 \
+	  --quiet --custom-compile-command "make plugin-lock" -o engine/freeze-requirements.txt
+
+# Every artifact of a release, from the one version in pulumi_leadterra/_version.py, into $(DIST)
+# with a sha256 checksums file (harness/release.py lists them; docs/release.md). Plugin archives
+# of other platforms come from PLUGINS=<folder>; PLATFORMS=linux-amd64 releases this one only.
+# The release workflow runs this after the tests; tests/e2e/test_release_rehearsal.py too.
+release: venv
+	$(PY) -m harness.release --dist $(DIST) $(if $(PLUGINS),--plugins $(PLUGINS)) $(if $(PLATFORMS),--platforms $(PLATFORMS))
+
+# The plugin archive as shipped (PyInstaller) against a python-runtime archive of the same pins:
+# sizes, install times, cold start (docs/release.md has the figures of record).
+bench-plugin-builds: venv engine
+	$(PY) benchmarks/plugin_builds.py
 
 sandbox: venv
 	$(PY) -m pulumi_leadterra.sandbox --campaign camp_demo --campaign camp_legacy=running
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) .node .pytest_cache .mypy_cache .ruff_cache .leadterra-sandbox
+	rm -rf $(VENV) $(FLOOR_VENV) .node .venv-freeze .release.lock .pytest_cache .mypy_cache .ruff_cache .leadterra-sandbox

@@ -40,7 +40,6 @@ __all__ = [
 SDK = ROOT / "sdk"
 #: Where `make node` puts a Node.js that @pulumi/pulumi supports.
 NODE_BIN = ROOT / ".node" / "node_modules" / ".bin"
-_NODE_VERSION = "0.1.0"  # the generated package.json says ${VERSION}: a release build sets it
 
 
 def node_path(path: str | None = None) -> str:
@@ -72,8 +71,8 @@ def pack_nodejs_sdk(workdir: Path) -> Path:
     env = {**os.environ, "PATH": node_path()}
     for command in (["npm", "install", "--no-audit", "--no-fund"], ["npm", "run", "build"]):
         subprocess.run(command, cwd=build, env=env, check=True, capture_output=True, timeout=600)
+    # respectSchemaVersion: the generated package.json carries the package's version already.
     manifest = json.loads((build / "package.json").read_text())
-    manifest["version"] = _NODE_VERSION
     (build / "bin" / "package.json").write_text(json.dumps(manifest, indent=2))
     subprocess.run(["npm", "pack"], cwd=build / "bin", env=env, check=True, capture_output=True, timeout=600)
     (tarball,) = (build / "bin").glob("*.tgz")

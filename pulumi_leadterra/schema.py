@@ -46,12 +46,20 @@ GO_MODULE = f"github.com/{OWNER}/pulumi-leadterra/sdk"
 #: runs, the policies), which Python users already import and find under that name. The generated
 #: SDK is a typed client of the plugin that plugin's users add (docs/installation-configuration.md).
 PYTHON_PACKAGE = "pulumi_leadterra_native"
+#: ``respectSchemaVersion``: each SDK carries the schema's version (the package's, from
+#: _version.py) in its package.json, setup.py and pulumi-plugin.json, so the SDK a user installs
+#: asks the engine for the plugin of its own release (docs/release.md).
 _LANGUAGE = {
-    "nodejs": {"packageName": NODE_PACKAGE, "packageDescription": "Leadterra campaigns as code."},
-    "python": {"packageName": PYTHON_PACKAGE},
+    "nodejs": {
+        "packageName": NODE_PACKAGE,
+        "packageDescription": "Leadterra campaigns as code.",
+        "respectSchemaVersion": True,
+    },
+    "python": {"packageName": PYTHON_PACKAGE, "respectSchemaVersion": True},
     "go": {
         "importBasePath": f"{GO_MODULE}/go/leadterra",
         "generateResourceContainerTypes": True,
+        "respectSchemaVersion": True,
     },
     # C#: the default namespace, Pulumi.Leadterra (no C# SDK is generated here yet: Pulumi's C#
     # code generator is not among the Go modules this project builds from).

@@ -211,7 +211,10 @@ def test_every_pulumi_cli_install_is_checked_against_the_published_checksums() -
 
 def test_the_release_is_published_only_after_the_tests_pass() -> None:
     jobs = _jobs(RELEASE)
-    assert jobs["publish"]["needs"] == "build" and jobs["build"]["needs"] == "test"
+    # test -> plugin (one runner per platform) -> build (make release) -> github -> npm, pypi, go
+    assert jobs["plugin"]["needs"] == "test" and jobs["build"]["needs"] == "plugin"
+    assert jobs["github"]["needs"] == "build"
+    assert all(jobs[name]["needs"] == "github" for name in ("npm", "pypi", "go"))
     test = _steps(jobs["test"])
     runs = [str(s.get("run", "")).strip() for s in test]
     assert runs.index("make engine") < runs.index("make test") < runs.index("make test-floor")
@@ -222,8 +225,26 @@ def test_the_release_is_published_only_after_the_tests_pass() -> None:
     assert checkout["with"]["fetch-depth"] == 0 and checkout["with"]["persist-credentials"] is False
     tag_check = [i for i, r in enumerate(runs) if "does not match the package version" in r]
     assert tag_check and tag_check[0] < runs.index("make test")
-    assert jobs["publish"]["permissions"] == {"id-token": "write"}
-    assert all(job["permissions"] == {"contents": "read"} for n, job in jobs.items() if n != "publish")
+    writes = {"npm": {"id-token": "write"}, "pypi": {"id-token": "write"}, "github": {"contents": "write"}}
+    writes["go"] = {"contents": "write"}
+    for name, job in jobs.items():
+        assert job["permissions"] == writes.get(name, {"contents": "read"}), name
+    assert jobs["pypi"]["environment"] == "pypi" and jobs["npm"]["environment"] == "npm"
+
+
+def test_the_release_builds_what_the_rehearsal_installs() -> None:
+    """The workflow's build job runs the same `make release` as the release rehearsal, with the
+    archives of all six platforms, and every publishing job ships what that build left."""
+    jobs = _jobs(RELEASE)
+    platforms = {entry["platform"] for entry in jobs["plugin"]["strategy"]["matrix"]["include"]}
+    assert platforms == {f"{s}-{a}" for s in ("linux", "darwin", "windows") for a in ("amd64", "arm64")}
+    runs = " ".join(str(s.get("run", "")) for s in _steps(jobs["build"]))
+    assert "make release PLUGINS=plugins" in runs
+    rehearsal = (ROOT / "tests" / "e2e" / "test_release_rehearsal.py").read_text()
+    assert '["make", "release",' in rehearsal
+    assert "--provenance" in str(_steps(jobs["npm"])[-1]["run"])
+    assert "refs/tags/sdk/${TAG}" in str(_steps(jobs["go"])[-1]["run"])  # the Go SDK's tag sdk/vX.Y.Z
+    assert "--verify-tag" in str(_steps(jobs["github"])[-1]["run"])
 
 
 def test_dependabot_watches_every_workflow_folder_and_requirements_file() -> None:
