@@ -39,9 +39,8 @@ from harness.release import (
 )
 from harness.sandbox import Sandbox
 from pulumi_leadterra import __version__
-from pulumi_leadterra.schema import PLUGIN_DOWNLOAD_URL, TYPE_TOKEN
+from pulumi_leadterra.schema import EXAMPLES, PLUGIN_DOWNLOAD_URL, TYPE_TOKEN
 from tests.conftest import TEST_KEY
-from tests.e2e.test_sdks import _GO_PROGRAM, _PYTHON_PROGRAM, _TYPESCRIPT_PROGRAM
 
 pytestmark = pytest.mark.timeout(1500)
 
@@ -211,7 +210,7 @@ def test_typescript_from_the_npm_registry(tmp_path: Path, release: Release, sand
     project.env["PATH"] = release.bare_path  # pulumi runs with no Python anywhere on PATH
     project.write_yaml("Pulumi.yaml", {"name": "rehearsal-ts", "runtime": "nodejs"})
     project.write(".npmrc", f"registry={release.npm.url}\n")
-    project.write("index.ts", _TYPESCRIPT_PROGRAM)
+    project.write("index.ts", EXAMPLES["typescript"])
     manifest = {
         "name": "rehearsal-ts",
         "main": "index.ts",
@@ -268,7 +267,7 @@ def test_go_from_the_module_proxy(tmp_path: Path, release: Release, sandbox: San
     }
     project = _new_user(tmp_path, release, **go_env)
     project.write_yaml("Pulumi.yaml", {"name": "rehearsal-go", "runtime": "go"})
-    project.write("main.go", _GO_PROGRAM)
+    project.write("main.go", EXAMPLES["go"])
     project.write("go.mod", f"module rehearsalgo\n\ngo 1.25\n\nrequire {GO_MODULE} v{VERSION}\n")
     subprocess.run(
         ["go", "mod", "tidy"], cwd=project.dir, env=project.env, check=True, capture_output=True, timeout=900
@@ -283,7 +282,7 @@ def test_python_from_the_package_index(tmp_path: Path, release: Release, sandbox
         "Pulumi.yaml",
         {"name": "rehearsal-python", "runtime": {"name": "python", "options": {"virtualenv": "venv"}}},
     )
-    project.write("__main__.py", _PYTHON_PROGRAM)
+    project.write("__main__.py", EXAMPLES["python"])
     project.write("requirements.txt", f"pulumi>=3.268,<4\npulumi-leadterra-native=={VERSION}\n")
     for command in (
         ["python3", "-m", "venv", "venv"],
