@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from harness.cli import Project
 from harness.programs import ROOT
@@ -35,17 +34,6 @@ def _project(tmp_path: Path, sandbox: Sandbox, variant: str) -> Project:
 
 def _campaigns(state: dict[str, Any], variant: str) -> list[dict[str, Any]]:
     return [r for r in state["deployment"].get("resources", []) if r["type"] == VARIANTS[variant]]
-
-
-def _encrypted(project: Project, value: str) -> dict[str, str]:
-    """``value`` as the stack's secrets manager stores a secret in state (the envelope an earlier
-    version of this provider left there), made with the CLI's own ``config set --secret``: state
-    encrypts a value's JSON, so the string goes in with its quotes."""
-    project("config", "set", "--secret", "legacyCiphertext", json.dumps(value))
-    stack_file = yaml.safe_load((project.dir / "Pulumi.dev.yaml").read_text())
-    (ciphertext,) = [v["secure"] for k, v in stack_file["config"].items() if k.endswith(":legacyCiphertext")]
-    project("config", "rm", "legacyCiphertext")
-    return {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": ciphertext}
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -79,7 +67,7 @@ def test_the_config_key_is_never_in_state_and_old_state_migrates_quietly(
     assert not carrying & resource_calls, carrying
 
     # The state an earlier version wrote: the key itself, encrypted, in inputs and outputs.
-    legacy = _encrypted(project, TEST_KEY)
+    legacy = project.stored_secret(TEST_KEY)
     for resource in _campaigns(state, variant):
         name = "api_key" if variant == "dynamic" else "apiKey"
         for props in (resource["inputs"], resource["outputs"]):

@@ -12,14 +12,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from harness.cli import Project
 from harness.sandbox import Sandbox
 from pulumi_leadterra.resource import CAMPAIGN_STATE_TYPE
 from tests.conftest import TEST_KEY
-
-_SECRET_SIG = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
 
 
 def _campaigns(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -32,16 +28,6 @@ def _ciphertexts(value: Any) -> int:
     if isinstance(value, list):
         return sum(_ciphertexts(item) for item in value)
     return 0
-
-
-def _encrypted(project: Project, value: str) -> dict[str, str]:
-    """``value`` as the stack's secrets manager stores a secret in state, made with the CLI's own
-    ``config set --secret`` (state encrypts a value's JSON, so the string goes in quoted)."""
-    project("config", "set", "--secret", "legacyCiphertext", json.dumps(value))
-    stack_file = yaml.safe_load((project.dir / "Pulumi.dev.yaml").read_text())
-    (ciphertext,) = [v["secure"] for k, v in stack_file["config"].items() if k.endswith(":legacyCiphertext")]
-    project("config", "rm", "legacyCiphertext")
-    return {**_SECRET_SIG, "ciphertext": ciphertext}
 
 
 def test_the_pickled_provider_is_plain_and_holds_nothing_of_the_run(tmp_path: Path, sandbox: Sandbox) -> None:
@@ -68,7 +54,7 @@ def test_the_pickled_provider_is_plain_and_holds_nothing_of_the_run(tmp_path: Pa
         assert _ciphertexts(resource) == 0, resource
 
     # A stack written while the blob was stored as a secret (every version before this one).
-    secret_blob = _encrypted(project, campaigns[0]["inputs"]["__provider"])
+    secret_blob = project.stored_secret(campaigns[0]["inputs"]["__provider"])
     for resource in campaigns:
         resource["inputs"]["__provider"] = secret_blob
         resource["outputs"]["__provider"] = secret_blob
