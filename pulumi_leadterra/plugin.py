@@ -43,6 +43,7 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from ._version import __version__
+from .decision import UNKNOWN
 from .errors import LeadterraError
 from .lifeline import engine_address, watch_engine
 from .schema import PACKAGE, SCHEMA, to_camel, to_snake
@@ -84,20 +85,12 @@ def user_words(text: str) -> str:
 
 
 # -- the wire's values and Lifecycle's ------------------------------------------------------------
-@functools.cache
-def _unknown() -> Any:
-    """`Lifecycle`'s unknown, imported once (after the port is printed: it brings the HTTP client)."""
-    from .lifecycle import UNKNOWN
-
-    return UNKNOWN
-
-
-def _from_wire(value: struct_pb2.Value, unknown: Any) -> tuple[Any, bool]:
+def _from_wire(value: struct_pb2.Value) -> tuple[Any, bool]:
     """A value from the wire as plain Python, and whether a secret was inside it."""
     kind = value.WhichOneof("kind")
     if kind == "string_value":
         text = value.string_value
-        return (unknown if text == _UNKNOWN_WIRE else text), False
+        return (UNKNOWN if text == _UNKNOWN_WIRE else text), False
     if kind == "bool_value":
         return value.bool_value, False
     if kind == "number_value":
@@ -105,16 +98,16 @@ def _from_wire(value: struct_pb2.Value, unknown: Any) -> tuple[Any, bool]:
     if kind == "struct_value":
         fields = value.struct_value.fields
         if _SIG in fields and fields[_SIG].string_value == _SECRET:
-            return (_from_wire(fields["value"], unknown)[0] if "value" in fields else None), True
+            return (_from_wire(fields["value"])[0] if "value" in fields else None), True
         plain, secret = {}, False
         for key, item in fields.items():
-            plain[key], inside = _from_wire(item, unknown)
+            plain[key], inside = _from_wire(item)
             secret = secret or inside
         return plain, secret
     if kind == "list_value":
         items, secret = [], False
         for item in value.list_value.values:
-            plain_item, inside = _from_wire(item, unknown)
+            plain_item, inside = _from_wire(item)
             items.append(plain_item)
             secret = secret or inside
         return items, secret
@@ -124,27 +117,26 @@ def _from_wire(value: struct_pb2.Value, unknown: Any) -> tuple[Any, bool]:
 def _read(struct: struct_pb2.Struct) -> tuple[dict[str, Any], frozenset[str]]:
     """Properties from the engine in `Lifecycle`'s names, and the ones that held a secret (so they
     leave secret too)."""
-    unknown = _unknown()
     plain: dict[str, Any] = {}
     secret = set()
     for name, value in struct.fields.items():
-        plain[to_snake(name)], inside = _from_wire(value, unknown)
+        plain[to_snake(name)], inside = _from_wire(value)
         if inside:
             secret.add(name)
     return plain, frozenset(secret)
 
 
-def _to_wire(plain: Any, unknown: Any) -> Any:
-    if plain is unknown:
+def _to_wire(plain: Any) -> Any:
+    if plain is UNKNOWN:
         return _UNKNOWN_WIRE
     if isinstance(plain, bool) or plain is None or isinstance(plain, str):
         return plain
     if isinstance(plain, int | float):
         return float(plain)
     if isinstance(plain, Mapping):
-        return {str(key): _to_wire(item, unknown) for key, item in plain.items()}
+        return {str(key): _to_wire(item) for key, item in plain.items()}
     if isinstance(plain, list | tuple):
-        return [_to_wire(item, unknown) for item in plain]
+        return [_to_wire(item) for item in plain]
     return str(plain)
 
 
@@ -152,14 +144,13 @@ def _write(plain: Mapping[str, Any], secret: frozenset[str] = frozenset()) -> st
     """Properties for the engine, in the schema's names. Once a provider accepts secrets the
     engine marks nothing for it, so what arrived secret is marked again here, and the key always
     is. An unknown stays a plain unknown: a secret around it reads as a known secret null."""
-    unknown = _unknown()
     wire: dict[str, Any] = {}
     for name, value in plain.items():
         if value is None:
             continue
         camel = to_camel(name)
-        wire[camel] = _to_wire(value, unknown)
-        if (camel in secret or camel == "apiKey") and value is not unknown:
+        wire[camel] = _to_wire(value)
+        if (camel in secret or camel == "apiKey") and value is not UNKNOWN:
             wire[camel] = {_SIG: _SECRET, "value": wire[camel]}
     struct = struct_pb2.Struct()
     struct.update(wire)
@@ -282,7 +273,7 @@ class LeadterraServicer(provider_pb2_grpc.ResourceProviderServicer):  # type: ig
         detailed = {}
         for name in sorted(set(olds) | set(news)):
             old, new = olds.get(name), news.get(name)
-            if new is _unknown() or old != new:
+            if new is UNKNOWN or old != new:
                 kind = _KINDS["add" if old is None else "delete" if new is None else "update"]
                 detailed[to_camel(name)] = provider_pb2.PropertyDiff(kind=kind, inputDiff=True)
         return _diff_response(detailed, [])

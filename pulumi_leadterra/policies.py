@@ -249,6 +249,9 @@ def _validate_freeze(args: ResourceValidationArgs, report: ReportViolation) -> N
             )
 
 
+#: The setting both production-scoped policies read: which stacks are production.
+_PRODUCTION_STACKS = {"type": "array", "items": {"type": "string"}, "default": DEFAULT_PRODUCTION_STACKS}
+
 no_live_sends_outside_production = ResourceValidationPolicy(
     name="leadterra-no-live-sends-outside-production",
     description=(
@@ -260,11 +263,7 @@ no_live_sends_outside_production = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(
         properties={
-            "productionStacks": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": DEFAULT_PRODUCTION_STACKS,
-            },
+            "productionStacks": _PRODUCTION_STACKS,
             "allowedBaseUrls": {"type": "array", "items": {"type": "string"}, "default": []},
         }
     ),
@@ -310,11 +309,7 @@ no_window_opens_in_a_freeze = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     config_schema=PolicyConfigSchema(
         properties={
-            "productionStacks": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": DEFAULT_PRODUCTION_STACKS,
-            },
+            "productionStacks": _PRODUCTION_STACKS,
         }
     ),
 )

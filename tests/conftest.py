@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -43,3 +44,32 @@ def plugin(sandbox: Sandbox, plugin_kind: str) -> Iterator[Plugin]:
         yield plug
     finally:
         plug.close()
+
+
+Run = Callable[..., Plugin]
+
+
+@pytest.fixture
+def run(sandbox: Sandbox, plugin_kind: str) -> Iterator[Run]:
+    """Start a plugin process for one `pulumi` run, configured like the stack's config (the
+    day-2 and launch-window suites: each `pulumi` command is a new plugin process)."""
+    started: list[Plugin] = []
+
+    def start(env: Optional[dict[str, str]] = None, key: Optional[str] = TEST_KEY, **settings: str) -> Plugin:
+        config = {
+            "leadterra:baseUrl": sandbox.url,
+            "leadterra:retryBaseDelay": "0.01",
+            "leadterra:retryMaxDelay": "0.02",
+        }
+        if key is not None:
+            config["leadterra:apiKey"] = key
+        config.update({f"leadterra:{name}": value for name, value in settings.items()})
+        plugin = make_plugin(plugin_kind, env)
+        plugin.configure(config)
+        started.append(plugin)
+        sandbox.clear_requests()
+        return plugin
+
+    yield start
+    for plugin in started:
+        plugin.close()

@@ -8,48 +8,21 @@ as the engine would. Every step asserts the exact requests the sandbox received.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
-from harness.engine import Plugin, PluginError, Resource, make_plugin
+from harness.engine import PluginError, Resource, make_plugin
 from harness.sandbox import Sandbox
 from pulumi_leadterra.settings import key_fingerprint
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, Run
 
 K1 = "sk_test_FIRSTKEY1111111111"
 K2 = "sk_test_SECONDKEY222222222"
 DIFF_SOME = provider_pb2.DiffResponse.DIFF_SOME
 
-Run = Callable[..., Plugin]
-
-
-@pytest.fixture
-def run(sandbox: Sandbox, plugin_kind: str) -> Iterator[Run]:
-    """Start a plugin process for one `pulumi` run, configured like the stack's config."""
-    started: list[Plugin] = []
-
-    def start(env: Optional[dict[str, str]] = None, key: Optional[str] = TEST_KEY, **settings: str) -> Plugin:
-        config = {
-            "leadterra:baseUrl": sandbox.url,
-            "leadterra:retryBaseDelay": "0.01",
-            "leadterra:retryMaxDelay": "0.02",
-        }
-        if key is not None:
-            config["leadterra:apiKey"] = key
-        config.update({f"leadterra:{name}": value for name, value in settings.items()})
-        plugin = make_plugin(plugin_kind, env)
-        plugin.configure(config)
-        started.append(plugin)
-        sandbox.clear_requests()
-        return plugin
-
-    yield start
-    for plugin in started:
-        plugin.close()
 
 
 def _secret(value: Any) -> Any:

@@ -10,41 +10,14 @@ and the real CLI under libfaketime (tests/e2e/test_windows_week.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
 import pytest
 
-from harness.engine import Plugin, PluginError, Resource, make_plugin
+from harness.engine import PluginError, Resource
 from harness.sandbox import Sandbox
-from tests.conftest import TEST_KEY
-
-Run = Callable[..., Plugin]
-
-
-@pytest.fixture
-def run(sandbox: Sandbox, plugin_kind: str) -> Iterator[Run]:
-    """A plugin process for one `pulumi` run, configured like the stack's config."""
-    started: list[Plugin] = []
-
-    def start(**settings: str) -> Plugin:
-        config = {
-            "leadterra:apiKey": TEST_KEY,
-            "leadterra:baseUrl": sandbox.url,
-            "leadterra:retryBaseDelay": "0.01",
-            "leadterra:retryMaxDelay": "0.02",
-            **{f"leadterra:{name}": value for name, value in settings.items()},
-        }
-        plugin = make_plugin(plugin_kind, None)
-        plugin.configure(config)
-        started.append(plugin)
-        sandbox.clear_requests()
-        return plugin
-
-    yield start
-    for plugin in started:
-        plugin.close()
+from tests.conftest import Run
 
 
 def _instant(moment: datetime) -> str:
