@@ -330,6 +330,55 @@ def check_diff_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
     return {"n": n, **figures, "ratio": summary(ratios)}
 
 
+def read_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
+    """CPU of the plugin process per Read of a running campaign (what a refresh asks of it N
+    times), ours against the no-op plugin sending the same ``GET .../stats`` through urllib3
+    (``LEADTERRA_NOOP_GET=1``): the floor of any provider that must read, on the same gRPC stack.
+    Interleaved as ``check_diff_cpu``; the sandbox's own CPU per request is reported beside."""
+    sandbox = SandboxProcess(workdir / "read-cpu.json")
+    ids = [f"camp_r{i:04d}" for i in range(n)]
+    sandbox.seed(ids, status="running")
+    plugins = {
+        "ours": configured_plugin(sandbox.url, "native"),
+        "noop": _NoopPlugin({"LEADTERRA_NOOP_GET": "1"}),
+    }
+    plugins["noop"].configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": sandbox.url})
+    per_call: dict[str, list[float]] = {kind: [] for kind in plugins}
+    served: list[float] = []
+    try:
+        for plugin in plugins.values():
+            reads = []
+            for campaign_id in ids:
+                urn = f"urn:pulumi:bench::leadterra::{NATIVE_TYPE}::{campaign_id}"
+                news = to_struct({"campaignId": campaign_id, "status": "running"})
+                inputs = plugin.stub.Check(provider_pb2.CheckRequest(urn=urn, olds=news, news=news)).inputs
+                made = plugin.stub.Create(provider_pb2.CreateRequest(urn=urn, properties=inputs), timeout=60)
+                request = provider_pb2.ReadRequest(urn=urn, id=campaign_id, inputs=inputs)
+                request.properties.CopyFrom(made.properties)
+                reads.append(request)
+            plugin.requests = reads  # type: ignore[attr-defined]
+        sandbox.admin.drain_counts()
+        for index in range(rounds):
+            for kind in (("ours", "noop") if index % 2 == 0 else ("noop", "ours")):
+                plugin = plugins[kind]
+
+                def read(request: Any, plugin: Plugin = plugin) -> None:
+                    plugin.stub.Read(request, timeout=60)
+
+                before, sandbox_before = _cpu_seconds(plugin.proc.pid), _cpu_seconds(sandbox.proc.pid)
+                parallel(read, plugin.requests, workers=WORKERS)  # type: ignore[attr-defined]
+                per_call[kind].append((_cpu_seconds(plugin.proc.pid) - before) / n * 1000)
+                served.append((_cpu_seconds(sandbox.proc.pid) - sandbox_before) / n * 1000)
+                assert sandbox.admin.drain_counts() == {"GET stats": n}, f"{kind}: not one GET per Read"
+    finally:
+        for plugin in plugins.values():
+            plugin.close()
+        sandbox.stop()
+    ratios = [o / z for o, z in zip(per_call["ours"], per_call["noop"], strict=True)]
+    figures = {f"{kind}_ms": summary(values) for kind, values in per_call.items()}
+    return {"n": n, **figures, "sandbox_ms": summary(served), "ratio": summary(ratios)}
+
+
 def protocol_section(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The figures measured through the plugin protocol (no Pulumi CLI involved)."""
     step_runs = [requests_per_step(work, args.campaigns) for _ in range(args.repeats)]
@@ -369,6 +418,7 @@ def protocol_section(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "provider_size": provider_size(),
         "native_rss": rss_bench.plugin_rss_after(args.rss_seconds, 16),
         "check_diff_cpu": check_diff_cpu(work, args.throughput_campaigns, max(3, args.repeats)),
+        "read_cpu": read_cpu(work, args.throughput_campaigns, max(3, args.repeats)),
     }
 
 
@@ -536,6 +586,13 @@ def render_protocol(
         f"| native plugin CPU per Check + Diff of an unchanged campaign, ms ({c['n']} pairs, "
         f"{c['ratio']['n']} interleaved rounds) | {spread(c['ours_ms'], '{:.3f}')} | no-op plugin, same "
         f"gRPC stack {spread(c['noop_ms'], '{:.3f}')} | {spread(c['ratio'])}x (<= 1.2x) |"
+    )
+    d = r["read_cpu"]
+    lines.append(
+        f"| native plugin CPU per Read (one GET stats each), ms ({d['n']} reads, {d['ratio']['n']} "
+        f"interleaved rounds; the sandbox's CPU per GET {spread(d['sandbox_ms'], '{:.3f}')}) | "
+        f"{spread(d['ours_ms'], '{:.3f}')} | no-op plugin sending the same GET through urllib3 "
+        f"{spread(d['noop_ms'], '{:.3f}')} | {spread(d['ratio'])}x |"
     )
     return lines
 

@@ -4,8 +4,10 @@ interleaved run by run (`make bench`; issue 24).
 
 Front ends: ``native``, a Pulumi YAML program with the plugin loaded by path (``provider/``)
 against ``benchmarks/noop_provider/`` (same schema, same gRPC stack, no work); ``dynamic``, a
-Python program of `CampaignState` against ``benchmarks/noop_dynamic.py`` (same inputs and
-outputs, provider pickled by reference and stored plain, no work).
+Python program of `CampaignState` against ``benchmarks/noop_dynamic.py`` (provider pickled by
+reference and stored plain, no work). Each no-op stores the same inputs and outputs as ours (the
+fields our check records, a ``startedAt`` from create, a ``stats`` object from a read), so the
+engine's own work is the same on both sides and the difference is the provider's.
 
 Each run, per front end, size and provider, on a fresh stack (the sandbox's campaigns reset to
 draft), with ``--parallel`` as given:
