@@ -63,6 +63,44 @@ def test_the_watchdog_still_expires_calls_in_flight() -> None:
         deadline.close()
 
 
+def test_a_short_deadline_after_a_long_one_still_expires_on_time() -> None:
+    """The watchdog sleeps until the earliest deadline it knows and is woken only for an earlier
+    one: a call with a short budget armed while it sleeps for an hour-long one must still end."""
+    long = Deadline(3600)
+    long.arm()
+    time.sleep(0.05)  # the watchdog is now asleep until the hour is up
+    short = Deadline(0.1)
+    short.arm()
+    try:
+        assert _wait(lambda: short.expired, 5)
+        assert not long.expired
+    finally:
+        short.close()
+        long.close()
+
+
+def test_calls_one_after_another_do_not_wake_the_watchdog_each_time() -> None:
+    """Each call arms a deadline and ends long before it; one later than the moment the watchdog
+    already means to look needs no wake-up (a wake-up per call cost a tenth of a refresh's read)."""
+    wakes = 0
+    notify = _WATCHDOG._cond.notify
+
+    def counted(n: int = 1) -> None:
+        nonlocal wakes
+        wakes += 1
+        notify(n)
+
+    _WATCHDOG._cond.notify = counted  # type: ignore[method-assign]
+    try:
+        for _ in range(100):
+            deadline = Deadline(3600)
+            deadline.arm()
+            deadline.close()
+    finally:
+        del _WATCHDOG._cond.notify
+    assert wakes <= 1  # the first, if the watchdog was waiting on an empty heap
+
+
 def test_a_busy_plugin_keeps_no_memory_per_finished_call(sandbox: Sandbox) -> None:
     """End to end: 16 in flight with retryBudget=3600 (the largest allowed). The growth over a
     second run of calls, after a first one has warmed everything up, must not scale with them:
