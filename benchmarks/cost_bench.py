@@ -20,6 +20,10 @@ draft), with ``--parallel`` as given:
 - ``create, no checkpoints``: the create again on a new stack with
   ``PULUMI_SKIP_CHECKPOINTS=true``, the engine's cost without its state write per step.
 
+Native front end, after both: the no-op's refresh with ``LEADTERRA_NOOP_GET=1`` (its Read sends the
+``GET .../stats`` ours sends), the floor of any provider that must read, on a stack created
+without checkpoints.
+
 For each: wall time, CPU of the whole process tree, and the peak RSS of each process (the CLI,
 the provider, the language host and program), polled from /proc; the provider's CPU (polled, so
 read to within one poll of each process's end); after the create, the state file's bytes. The
@@ -299,6 +303,22 @@ class _Runner:
         project("stack", "rm", "--yes", "--force", stack, timeout=300)
         return figures
 
+    def reading_floor(self, n: int) -> dict[str, Any]:
+        """The native no-op's refresh when its Read sends the one ``GET .../stats`` ours sends
+        (``LEADTERRA_NOOP_GET=1``): the floor of any provider that must read, against which our
+        refresh is measured beside the no-op that reads nothing. Created without checkpoints
+        (only the refresh is timed)."""
+        project = self.project("native", "noop", n)
+        stack = self.fresh_stack(project, n)
+        env = {"LEADTERRA_NOOP_GET": "1"}
+        self.timed(project, ("up", "--yes", "--skip-preview"), {**env, "PULUMI_SKIP_CHECKPOINTS": "true"})
+        assert self.sandbox.admin.drain_counts() == {}, "the no-op's create sent a request"
+        figures = self.timed(project, ("refresh", "--yes", "--skip-preview"), env)
+        made = dict(self.sandbox.admin.drain_counts())
+        assert made == {"GET stats": n}, f"the reading no-op's refresh sent {made}, not {n} GET stats"
+        project("stack", "rm", "--yes", "--force", stack, timeout=300)
+        return figures
+
 
 def run(
     workdir: Path,
@@ -318,6 +338,7 @@ def run(
     workdir.mkdir(parents=True, exist_ok=True)
     sandbox = SandboxProcess(workdir / "cost-sandbox.db")
     raw: dict[str, list[dict[str, Any]]] = {}
+    floors: dict[int, list[dict[str, Any]]] = {}
     started = time.perf_counter()
     try:
         runner = _Runner(workdir, sandbox, parallel, timeout_s, checkout)
@@ -332,6 +353,8 @@ def run(
                         raw.setdefault(f"{front}/{n}/{provider}", []).append(
                             runner.sequence(front, provider, n)
                         )
+                    if front == "native" and checkout == ROOT:
+                        floors.setdefault(n, []).append(runner.reading_floor(n))
     finally:
         sandbox.stop()
     rows = []
@@ -356,6 +379,15 @@ def run(
                         for o, z in zip(ours, noop, strict=True)
                     ]
                 )
+                if front == "native" and label == "refresh" and n in floors:
+                    floor = floors[n]
+                    row["reading_floor"] = {
+                        "seconds": _summary([f["seconds"] for f in floor]),
+                        "provider_cpu_s": _summary([f["provider_cpu_s"] for f in floor]),
+                        "ratio": _summary(
+                            [o[label]["seconds"] / f["seconds"] for o, f in zip(ours, floor, strict=True)]
+                        ),
+                    }
                 rows.append(row)
     loads = [r[label]["load1"] for runs_ in raw.values() for r in runs_ for label, *_ in STEPS]
     return {
@@ -399,4 +431,22 @@ def render(r: dict[str, Any]) -> str:
             f"{pair('provider_peak_rss_mib')} | "
             f"{pair('state_bytes', per=n) if 'state_bytes' in row else ''} |"
         )
+    floors = [row for row in r["rows"] if "reading_floor" in row]
+    if floors:
+        lines += [
+            "",
+            "refresh against the floor of a provider that must read (the native no-op sending the same "
+            "GET .../stats per campaign through urllib3), measured in the same runs:",
+            "",
+            "| N | ours, s | reading no-op, s | ours / reading no-op | "
+            "provider CPU, s (ours; reading no-op) |",
+            "|---|---|---|---|---|",
+        ]
+        for row in floors:
+            floor = row["reading_floor"]
+            lines.append(
+                f"| {row['n']} | {_spread(row['seconds']['ours'])} | {_spread(floor['seconds'])} | "
+                f"{_spread(floor['ratio'])}x | {row['provider_cpu_s']['ours']['median']:.2f}; "
+                f"{floor['provider_cpu_s']['median']:.2f} |"
+            )
     return "\n".join(lines)

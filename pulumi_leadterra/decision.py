@@ -30,6 +30,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Optional
 
+from ._unknown import UNKNOWN
+
 __all__ = [
     "ADD",
     "CLOSED",
@@ -56,15 +58,6 @@ __all__ = [
 ]
 
 
-class _Unknown:
-    """A value not known yet (computed by another resource during preview)."""
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-
-#: What adapters put where the engine sent an unknown value.
-UNKNOWN: Any = _Unknown()
 
 STATUSES = ("running", "paused")
 #: ``held_status`` of an imported campaign whose program declares no status: nothing is held.

@@ -42,8 +42,8 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
+from ._unknown import UNKNOWN
 from ._version import __version__
-from .decision import UNKNOWN
 from .errors import LeadterraError
 from .lifeline import engine_address, watch_engine
 from .schema import PACKAGE, SCHEMA, to_camel, to_snake

@@ -242,3 +242,27 @@ def test_diff_config_names_each_changed_setting_and_never_replaces(native: Nativ
     }
     same = native._call("DiffConfig", provider_pb2.DiffRequest(urn=urn, olds=olds, news=olds))
     assert same.changes == provider_pb2.DiffResponse.DIFF_NONE and not same.detailedDiff
+
+
+#: What the plugin imports of ours before it prints its port, as docs/figures.md says (issue 24):
+#: the engine waits for that port twice per native command.
+BEFORE_THE_PORT = ("_unknown", "_version", "errors", "lifeline", "schema")
+
+
+def test_the_plugin_imports_only_small_modules_before_its_port() -> None:
+    script = (
+        "import json, sys, pulumi\n"
+        "before = set(sys.modules)\n"
+        "import pulumi_leadterra.plugin\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    added = json.loads(done.stdout)
+    ours = {name for name in added if name.startswith("pulumi_leadterra.")}
+    assert ours == {f"pulumi_leadterra.{name}" for name in BEFORE_THE_PORT} | {"pulumi_leadterra.plugin"}
+    assert [name for name in added if not name.startswith("pulumi_leadterra")] == []  # urllib3 at Configure
+    figures = (ROOT / "docs" / "figures.md").read_text()
+    listed = re.search(r"small modules of ours \(([^)]*)\)", figures)
+    assert listed, "docs/figures.md no longer says what the plugin imports before its port"
+    assert sorted(re.findall(r"`(\w+)`", listed.group(1))) == sorted(BEFORE_THE_PORT)
