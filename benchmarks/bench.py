@@ -22,6 +22,7 @@ import argparse
 import base64
 import compileall
 import json
+import math
 import os
 import platform
 import statistics
@@ -291,6 +292,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_ratios(ours: list[float], noop: list[float]) -> list[float]:
+    """Ours over the no-op, round by round. /proc counts CPU in clock ticks (10 ms), so a round
+    too short to register any (the smoke mode's 20 calls) has no ratio: NaN if none has one."""
+    return [o / z for o, z in zip(ours, noop, strict=True) if z > 0] or [math.nan]
+
+
 def check_diff_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
     """CPU of the plugin process per Check + Diff of an unchanged campaign (what a preview or an
     idle up asks of it N times), ours and the no-op interleaved, read from /proc while each
@@ -326,7 +333,7 @@ def check_diff_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
         for plugin in plugins.values():
             plugin.close()
         sandbox.stop()
-    ratios = [o / z for o, z in zip(per_call["ours"], per_call["noop"], strict=True)]
+    ratios = _cpu_ratios(per_call["ours"], per_call["noop"])
     figures = {f"{kind}_ms": summary(values) for kind, values in per_call.items()}
     return {"n": n, **figures, "ratio": summary(ratios)}
 
@@ -375,7 +382,7 @@ def read_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
         for plugin in plugins.values():
             plugin.close()
         sandbox.stop()
-    ratios = [o / z for o, z in zip(per_call["ours"], per_call["noop"], strict=True)]
+    ratios = _cpu_ratios(per_call["ours"], per_call["noop"])
     figures = {f"{kind}_ms": summary(values) for kind, values in per_call.items()}
     return {"n": n, **figures, "sandbox_ms": summary(served), "ratio": summary(ratios)}
 
