@@ -1,8 +1,9 @@
 """The marker for a value the engine does not know yet.
 
 Its own module, the smallest there is, because the native plugin needs it before it prints its
-port (its converters read the wire's unknowns) and importing the decision core for one name cost
-a tenth of what the plugin adds to ``import pulumi``. `decision` re-exports it.
+port (its converters read the wire's unknowns), and importing the decision core for this one name
+cost about 3 ms on every start (its frozen dataclasses are code generated at import).
+`decision` re-exports it.
 """
 
 from __future__ import annotations
