@@ -81,7 +81,7 @@ def test_a_short_deadline_after_a_long_one_still_expires_on_time() -> None:
 
 def test_calls_one_after_another_do_not_wake_the_watchdog_each_time() -> None:
     """Each call arms a deadline and ends long before it; one later than the moment the watchdog
-    already means to look needs no wake-up (a wake-up per call cost a tenth of a refresh's read)."""
+    already means to look needs no wake-up (a wake-up per call cost a sixth of a read's CPU)."""
     wakes = 0
     notify = _WATCHDOG._cond.notify
 
