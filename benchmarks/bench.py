@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import compileall
+import functools
 import json
 import math
 import os
@@ -32,7 +33,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import requests
 
@@ -298,16 +299,45 @@ def _cpu_ratios(ours: list[float], noop: list[float]) -> list[float]:
     return [o / z for o, z in zip(ours, noop, strict=True) if z > 0] or [math.nan]
 
 
+def _interleaved_cpu(
+    plugins: dict[str, Plugin],
+    rounds: int,
+    call: Callable[[Plugin, Any], None],
+    watch: Optional[int] = None,
+    after_round: Callable[[str], None] = lambda _kind: None,
+) -> dict[str, Any]:
+    """CPU per call of each plugin process over its ``requests``, ours and the no-op alternating
+    which goes first, read from /proc while each process lives; the calls come from 8 threads, as
+    the engine's --parallel sends them. ``watch``: another process (the sandbox) whose CPU per
+    call is reported too."""
+    per_call: dict[str, list[float]] = {kind: [] for kind in plugins}
+    watched: list[float] = []
+    for index in range(rounds):
+        for kind in (("ours", "noop") if index % 2 == 0 else ("noop", "ours")):
+            plugin = plugins[kind]
+            requests = plugin.requests  # type: ignore[attr-defined]
+            before = _cpu_seconds(plugin.proc.pid)
+            watch_before = _cpu_seconds(watch) if watch else 0.0
+            parallel(functools.partial(call, plugin), requests, workers=WORKERS)
+            per_call[kind].append((_cpu_seconds(plugin.proc.pid) - before) / len(requests) * 1000)
+            if watch:
+                watched.append((_cpu_seconds(watch) - watch_before) / len(requests) * 1000)
+            after_round(kind)
+    figures: dict[str, Any] = {f"{kind}_ms": summary(values) for kind, values in per_call.items()}
+    figures["ratio"] = summary(_cpu_ratios(per_call["ours"], per_call["noop"]))
+    if watch:
+        figures["watched_ms"] = summary(watched)
+    return figures
+
+
 def check_diff_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
     """CPU of the plugin process per Check + Diff of an unchanged campaign (what a preview or an
-    idle up asks of it N times), ours and the no-op interleaved, read from /proc while each
-    process lives: the calls come from 8 threads, as the engine's --parallel sends them."""
+    idle up asks of it N times), ours against the no-op, interleaved (`_interleaved_cpu`)."""
     sandbox = SandboxProcess(workdir / "cpu.json")
     plugins = {"ours": configured_plugin(sandbox.url, "native"), "noop": _NoopPlugin()}
     plugins["noop"].configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": sandbox.url})
     news = to_struct({"campaignId": "camp_p", "status": "running"})
     urn = f"urn:pulumi:bench::leadterra::{NATIVE_TYPE}::c"
-    per_call: dict[str, list[float]] = {kind: [] for kind in plugins}
     try:
         for plugin in plugins.values():
             checked = plugin.stub.Check(provider_pb2.CheckRequest(urn=urn, olds=news, news=news), timeout=60)
@@ -317,25 +347,18 @@ def check_diff_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
                     provider_pb2.DiffRequest(urn=urn, id="camp_p", olds=checked.inputs, news=checked.inputs),
                 )
             ] * n
-        for index in range(rounds):
-            for kind in (("ours", "noop") if index % 2 == 0 else ("noop", "ours")):
-                plugin = plugins[kind]
 
-                def pair(requests: tuple[Any, Any], plugin: Plugin = plugin) -> None:
-                    plugin.stub.Check(requests[0], timeout=60)
-                    plugin.stub.Diff(requests[1], timeout=60)
+        def pair(plugin: Plugin, requests: tuple[Any, Any]) -> None:
+            plugin.stub.Check(requests[0], timeout=60)
+            plugin.stub.Diff(requests[1], timeout=60)
 
-                before = _cpu_seconds(plugin.proc.pid)
-                parallel(pair, plugin.requests, workers=WORKERS)  # type: ignore[attr-defined]
-                per_call[kind].append((_cpu_seconds(plugin.proc.pid) - before) / n * 1000)
+        figures = _interleaved_cpu(plugins, rounds, pair)
         assert sandbox.admin.drain_counts() == {}, "a Check or Diff sent a request"
     finally:
         for plugin in plugins.values():
             plugin.close()
         sandbox.stop()
-    ratios = _cpu_ratios(per_call["ours"], per_call["noop"])
-    figures = {f"{kind}_ms": summary(values) for kind, values in per_call.items()}
-    return {"n": n, **figures, "ratio": summary(ratios)}
+    return {"n": n, **figures}
 
 
 def read_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
@@ -351,8 +374,6 @@ def read_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
         "noop": _NoopPlugin({"LEADTERRA_NOOP_GET": "1"}),
     }
     plugins["noop"].configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": sandbox.url})
-    per_call: dict[str, list[float]] = {kind: [] for kind in plugins}
-    served: list[float] = []
     try:
         for plugin in plugins.values():
             reads = []
@@ -366,25 +387,23 @@ def read_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
                 reads.append(request)
             plugin.requests = reads  # type: ignore[attr-defined]
         sandbox.admin.drain_counts()
-        for index in range(rounds):
-            for kind in (("ours", "noop") if index % 2 == 0 else ("noop", "ours")):
-                plugin = plugins[kind]
 
-                def read(request: Any, plugin: Plugin = plugin) -> None:
-                    plugin.stub.Read(request, timeout=60)
+        def one_get_each(kind: str) -> None:
+            assert sandbox.admin.drain_counts() == {"GET stats": n}, f"{kind}: not one GET per Read"
 
-                before, sandbox_before = _cpu_seconds(plugin.proc.pid), _cpu_seconds(sandbox.proc.pid)
-                parallel(read, plugin.requests, workers=WORKERS)  # type: ignore[attr-defined]
-                per_call[kind].append((_cpu_seconds(plugin.proc.pid) - before) / n * 1000)
-                served.append((_cpu_seconds(sandbox.proc.pid) - sandbox_before) / n * 1000)
-                assert sandbox.admin.drain_counts() == {"GET stats": n}, f"{kind}: not one GET per Read"
+        figures = _interleaved_cpu(
+            plugins,
+            rounds,
+            lambda plugin, request: plugin.stub.Read(request, timeout=60),
+            watch=sandbox.proc.pid,
+            after_round=one_get_each,
+        )
     finally:
         for plugin in plugins.values():
             plugin.close()
         sandbox.stop()
-    ratios = _cpu_ratios(per_call["ours"], per_call["noop"])
-    figures = {f"{kind}_ms": summary(values) for kind, values in per_call.items()}
-    return {"n": n, **figures, "sandbox_ms": summary(served), "ratio": summary(ratios)}
+    figures["sandbox_ms"] = figures.pop("watched_ms")
+    return {"n": n, **figures}
 
 
 def protocol_section(work: Path, args: argparse.Namespace) -> dict[str, Any]:
