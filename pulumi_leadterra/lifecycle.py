@@ -31,7 +31,7 @@ import dataclasses
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Optional, TypeVar
 
@@ -272,9 +272,12 @@ class Lifecycle:
 
     # --- check: validate and default; no network unless preflight is on -------------------------
     def check(
-        self, olds: dict[str, Any], news: dict[str, Any]
+        self, olds: Mapping[str, Any], news: dict[str, Any]
     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        """Validated inputs with defaults, the key and where it comes from, and the failures."""
+        """Validated inputs with defaults, the key and where it comes from, and the failures.
+
+        ``olds`` is only read (``get`` and ``in``, a few of its names): an adapter may convert
+        each stored input when it is read."""
         settings = self.settings
         failures = list(settings.problems)
         inputs = dict(news)
@@ -301,44 +304,44 @@ class Lifecycle:
             if not _is_unknown(value) and not isinstance(value, bool):
                 failures.append((name, f"{name} must be True or False; got {type(value).__name__}"))
 
-        base_url = news.get("base_url")
-        if base_url is not None and not _is_unknown(base_url):
-            problem = base_url_problem(base_url) if isinstance(base_url, str) else "base_url must be a string"
-            if problem:
-                failures.append(("base_url", problem))
-        elif base_url is None:
-            try:
-                settings.resolve_base_url(None)
-            except ConfigurationError as exc:
-                failures.append(("base_url", exc.api_message))
         # Where this resource's calls go, however the URL arrived (input, stack config, an
         # explicit provider, the environment, the default): a new one is a move (see `update`).
+        base_url = news.get("base_url")
         inputs.pop("endpoint", None)
         if _is_unknown(base_url):
             inputs["endpoint"] = UNKNOWN
-        elif not any(name == "base_url" for name, _ in failures):
-            inputs["endpoint"] = settings.resolve_base_url(base_url)
+        elif base_url is None:
+            try:
+                inputs["endpoint"] = settings.resolve_base_url(None)
+            except ConfigurationError as exc:
+                failures.append(("base_url", exc.api_message))
+        else:
+            problem = base_url_problem(base_url) if isinstance(base_url, str) else "base_url must be a string"
+            if problem:
+                failures.append(("base_url", problem))
+            else:
+                inputs["endpoint"] = settings.resolve_base_url(base_url)
 
         key = self._check_key(news.get("api_key"), inputs, failures)
         failures.extend(self._check_window(olds, inputs))
 
-        if not failures:
-            # What this run holds (the brake's pause, a window's pause, or the declaration) is
-            # the checked ``status``, so the preview shows "running => paused" under the brake
-            # and "paused => running" in the run after a window opens. ``held_status`` keeps
-            # what the program declares.
-            now_held = held(inputs, self.run)
-            if now_held.status in STATUSES:
-                inputs["status"] = now_held.status
-
-        if settings.preflight and not failures and key is not None and not _is_unknown(campaign_id):
+        if failures:
+            return inputs, failures
+        # What this run holds (the brake's pause, a window's pause, or the declaration) is the
+        # checked ``status``, so the preview shows "running => paused" under the brake and
+        # "paused => running" in the run after a window opens. ``held_status`` keeps what the
+        # program declares.
+        now_held = held(inputs, self.run).status
+        if now_held in STATUSES:
+            inputs["status"] = now_held
+        if settings.preflight and key is not None and not _is_unknown(campaign_id):
             failures.extend(self._preflight(olds, inputs, key))
-        if not failures and isinstance(campaign_id, str) and held(inputs, self.run).status == "running":
+        if not failures and isinstance(campaign_id, str) and now_held == "running":
             with self._lock:
                 self._held_running.add(campaign_id)
         return inputs, failures
 
-    def _check_window(self, olds: dict[str, Any], inputs: dict[str, Any]) -> list[tuple[str, str]]:
+    def _check_window(self, olds: Mapping[str, Any], inputs: dict[str, Any]) -> list[tuple[str, str]]:
         """``start_at``/``stop_at``: RFC 3339 instants with an offset, a window that ends after it
         starts, and no create whose window has already closed (it would never run)."""
         failures: list[tuple[str, str]] = []
@@ -358,7 +361,8 @@ class Lifecycle:
             failures.append(
                 ("stop_at", f"stop_at ({inputs['stop_at']}) must be after start_at ({inputs['start_at']})")
             )
-        creating = olds.get("campaign_id") is None or olds.get("campaign_id") != inputs.get("campaign_id")
+        old_id = olds.get("campaign_id")
+        creating = old_id is None or old_id != inputs.get("campaign_id")
         if creating and stop is not None and stop <= self.run.now and not failures:
             failures.append(
                 (
@@ -371,7 +375,7 @@ class Lifecycle:
         return failures
 
     @staticmethod
-    def _holds_nothing(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    def _holds_nothing(olds: Mapping[str, Any], news: dict[str, Any]) -> bool:
         """True for an imported campaign whose program still declares no status.
 
         The API reports no status, so an import cannot know one: its inputs (read by ``read``)
@@ -419,7 +423,7 @@ class Lifecycle:
             inputs["api_key_kind"] = key_kind(key)
         return str(key)
 
-    def _preflight(self, olds: dict[str, Any], inputs: dict[str, Any], key: str) -> list[tuple[str, str]]:
+    def _preflight(self, olds: Mapping[str, Any], inputs: dict[str, Any], key: str) -> list[tuple[str, str]]:
         """One ``GET .../stats`` for a resource about to be created or moved to running.
 
         Fails the preview on what the ``up`` would certainly hit: an unknown campaign, a refused

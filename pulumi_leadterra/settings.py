@@ -243,11 +243,22 @@ def base_url_problem(url: str) -> Optional[str]:
     refused for carrying a credential must not repeat it in a CI log. The URL is read by the
     transport's own parser, and refused when another parser would read another host.
     """
-    if not isinstance(url, str) or not _URL_CHARS.fullmatch(url):
-        return (
-            "the base URL contains a character that is not allowed (a backslash, a space, a "
-            "control or non-ASCII character): URL parsers disagree on where such a URL goes"
-        )
+    if not isinstance(url, str):
+        return _BAD_URL_CHARS
+    return _str_url_problem(url)
+
+
+_BAD_URL_CHARS = (
+    "the base URL contains a character that is not allowed (a backslash, a space, a "
+    "control or non-ASCII character): URL parsers disagree on where such a URL goes"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _str_url_problem(url: str) -> Optional[str]:
+    # Cached as `_parse_str_url` is: every Check of a run asks about the same one or two URLs.
+    if not _URL_CHARS.fullmatch(url):
+        return _BAD_URL_CHARS
     parts = _parse_url(url)
     if parts is None:
         return "the base URL is not a well-formed URL (or URL parsers read different hosts in it)"
@@ -316,6 +327,7 @@ def key_problem(key: Any) -> Optional[str]:
     return "contains a character that is not printable ASCII, so it cannot be sent in a header"
 
 
+@functools.lru_cache(maxsize=16)
 def key_fingerprint(key: str) -> str:
     """What state records of a key from stack config or the environment: enough to tell that it
     changed (a rotation shows as an update), nothing to authenticate with.
@@ -323,6 +335,7 @@ def key_fingerprint(key: str) -> str:
     The first 64 bits of its SHA-256: an API key is a long random string, so this cannot be
     turned back into it, and two keys of one stack do not collide in practice.
     """
+    # Cached: every Check of a run hashes the run's one key (a rotation adds a second).
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 

@@ -16,6 +16,8 @@ import grpc
 import pytest
 import yaml
 from google.protobuf import empty_pb2
+from hypothesis import given
+from hypothesis import strategies as st
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
@@ -266,3 +268,38 @@ def test_the_plugin_imports_only_small_modules_before_its_port() -> None:
     listed = re.search(r"small modules of ours \(([^)]*)\)", figures)
     assert listed, "docs/figures.md no longer says what the plugin imports before its port"
     assert sorted(re.findall(r"`(\w+)`", listed.group(1))) == sorted(BEFORE_THE_PORT)
+
+
+_WIRE_NAMES = st.sampled_from(["campaignId", "status", "heldStatus", "apiKey", "endpoint", "stats", "x"])
+_WIRE_LEAVES = st.one_of(
+    st.none(), st.booleans(), st.floats(allow_nan=False), st.text(max_size=8), st.just(rpc.UNKNOWN)
+)
+_WIRE_VALUES = st.recursive(
+    _WIRE_LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.text(max_size=4), inner, max_size=3),
+        inner.map(rpc.wrap_rpc_secret),
+    ),
+    max_leaves=6,
+)
+
+
+@given(st.dictionaries(_WIRE_NAMES, _WIRE_VALUES, max_size=6))
+def test_stored_inputs_read_one_at_a_time_read_as_a_whole(props: dict[str, Any]) -> None:
+    # Check converts each stored input only when the core reads it (`_Stored`): every way of
+    # reading one must give what converting them all gives.
+    from pulumi_leadterra.plugin import _read, _Stored
+
+    struct = to_struct(props)
+    whole, _ = _read(struct)
+    lazy = _Stored(struct)
+    assert dict(lazy) == whole and len(lazy) == len(whole)
+    for name in ("campaign_id", "status", "held_status", "api_key", "endpoint", "stats", "x", "absent"):
+        assert (name in lazy) == (name in whole)
+        assert lazy.get(name, "default") == whole.get(name, "default")
+        if name in whole:
+            assert lazy[name] == whole[name]
+        else:
+            with pytest.raises(KeyError):
+                lazy[name]
