@@ -330,29 +330,54 @@ def _interleaved_cpu(
     return figures
 
 
+def _check_diff_requests(plugins: dict[str, Plugin], n: int) -> Callable[[Plugin, Any], None]:
+    """Each plugin's ``requests``: N Check + Diff pairs of one unchanged campaign, as a preview
+    or an idle up sends them (Check's olds the stored inputs, Diff's news the checked ones); and
+    the call that sends one pair."""
+    news = to_struct({"campaignId": "camp_p", "status": "running"})
+    urn = f"urn:pulumi:bench::leadterra::{NATIVE_TYPE}::c"
+    for plugin in plugins.values():
+        checked = plugin.stub.Check(provider_pb2.CheckRequest(urn=urn, olds=news, news=news), timeout=600)
+        plugin.requests = [  # type: ignore[attr-defined]
+            (
+                provider_pb2.CheckRequest(urn=urn, olds=checked.inputs, news=news),
+                provider_pb2.DiffRequest(urn=urn, id="camp_p", olds=checked.inputs, news=checked.inputs),
+            )
+        ] * n
+
+    def pair(plugin: Plugin, requests: tuple[Any, Any]) -> None:
+        plugin.stub.Check(requests[0], timeout=600)
+        plugin.stub.Diff(requests[1], timeout=600)
+
+    return pair
+
+
+def _read_requests(plugins: dict[str, Plugin], ids: list[str]) -> Callable[[Plugin, Any], None]:
+    """Each plugin's ``requests``: a Read of each campaign it created (one per id), as a refresh
+    sends them; and the call that sends one."""
+    for plugin in plugins.values():
+        reads = []
+        for campaign_id in ids:
+            urn = f"urn:pulumi:bench::leadterra::{NATIVE_TYPE}::{campaign_id}"
+            news = to_struct({"campaignId": campaign_id, "status": "running"})
+            check = provider_pb2.CheckRequest(urn=urn, olds=news, news=news)
+            inputs = plugin.stub.Check(check, timeout=600).inputs
+            made = plugin.stub.Create(provider_pb2.CreateRequest(urn=urn, properties=inputs), timeout=600)
+            request = provider_pb2.ReadRequest(urn=urn, id=campaign_id, inputs=inputs)
+            request.properties.CopyFrom(made.properties)
+            reads.append(request)
+        plugin.requests = reads  # type: ignore[attr-defined]
+    return lambda plugin, request: plugin.stub.Read(request, timeout=600)
+
+
 def check_diff_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
     """CPU of the plugin process per Check + Diff of an unchanged campaign (what a preview or an
     idle up asks of it N times), ours against the no-op, interleaved (`_interleaved_cpu`)."""
     sandbox = SandboxProcess(workdir / "cpu.json")
     plugins = {"ours": configured_plugin(sandbox.url, "native"), "noop": _NoopPlugin()}
     plugins["noop"].configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": sandbox.url})
-    news = to_struct({"campaignId": "camp_p", "status": "running"})
-    urn = f"urn:pulumi:bench::leadterra::{NATIVE_TYPE}::c"
     try:
-        for plugin in plugins.values():
-            checked = plugin.stub.Check(provider_pb2.CheckRequest(urn=urn, olds=news, news=news), timeout=60)
-            plugin.requests = [  # type: ignore[attr-defined]
-                (
-                    provider_pb2.CheckRequest(urn=urn, olds=checked.inputs, news=news),
-                    provider_pb2.DiffRequest(urn=urn, id="camp_p", olds=checked.inputs, news=checked.inputs),
-                )
-            ] * n
-
-        def pair(plugin: Plugin, requests: tuple[Any, Any]) -> None:
-            plugin.stub.Check(requests[0], timeout=60)
-            plugin.stub.Diff(requests[1], timeout=60)
-
-        figures = _interleaved_cpu(plugins, rounds, pair)
+        figures = _interleaved_cpu(plugins, rounds, _check_diff_requests(plugins, n))
         assert sandbox.admin.drain_counts() == {}, "a Check or Diff sent a request"
     finally:
         for plugin in plugins.values():
@@ -375,35 +400,75 @@ def read_cpu(workdir: Path, n: int, rounds: int) -> dict[str, Any]:
     }
     plugins["noop"].configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": sandbox.url})
     try:
-        for plugin in plugins.values():
-            reads = []
-            for campaign_id in ids:
-                urn = f"urn:pulumi:bench::leadterra::{NATIVE_TYPE}::{campaign_id}"
-                news = to_struct({"campaignId": campaign_id, "status": "running"})
-                inputs = plugin.stub.Check(provider_pb2.CheckRequest(urn=urn, olds=news, news=news)).inputs
-                made = plugin.stub.Create(provider_pb2.CreateRequest(urn=urn, properties=inputs), timeout=60)
-                request = provider_pb2.ReadRequest(urn=urn, id=campaign_id, inputs=inputs)
-                request.properties.CopyFrom(made.properties)
-                reads.append(request)
-            plugin.requests = reads  # type: ignore[attr-defined]
+        read = _read_requests(plugins, ids)
         sandbox.admin.drain_counts()
 
         def one_get_each(kind: str) -> None:
             assert sandbox.admin.drain_counts() == {"GET stats": n}, f"{kind}: not one GET per Read"
 
-        figures = _interleaved_cpu(
-            plugins,
-            rounds,
-            lambda plugin, request: plugin.stub.Read(request, timeout=60),
-            watch=sandbox.proc.pid,
-            after_round=one_get_each,
-        )
+        figures = _interleaved_cpu(plugins, rounds, read, watch=sandbox.proc.pid, after_round=one_get_each)
     finally:
         for plugin in plugins.values():
             plugin.close()
         sandbox.stop()
     figures["sandbox_ms"] = figures.pop("watched_ms")
     return {"n": n, **figures}
+
+
+# -- 7. the same calls in instructions, under callgrind ---------------------------------------------
+def _under_callgrind(plugin_class: type[Plugin], out: Path) -> type[Plugin]:
+    tool = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.%p"]
+    command = [*tool, *plugin_class.command]
+    return type(f"Callgrind{plugin_class.__name__}", (plugin_class,), {"command": command})
+
+
+def _instructions(plugin: Plugin, call: Callable[[Plugin, Any], None], out: Path) -> float:
+    """Instructions the plugin process executes per call of its ``requests``, sent from 8
+    threads: counters zeroed after a warm-up, dumped after the calls (``callgrind_control``),
+    so the count is the calls' alone (gRPC's server, the conversions, the provider's work)."""
+    requests = plugin.requests  # type: ignore[attr-defined]
+    parallel(functools.partial(call, plugin), requests[: max(1, len(requests) // 10)], workers=WORKERS)
+    pid = str(plugin.proc.pid)
+    subprocess.run(["callgrind_control", "--zero", pid], check=True, capture_output=True)
+    parallel(functools.partial(call, plugin), requests, workers=WORKERS)
+    subprocess.run(["callgrind_control", "--dump", pid], check=True, capture_output=True)
+    dumps = sorted(out.glob(f"callgrind.{pid}.*"), key=lambda path: int(path.suffix[1:]))
+    totals = [line for line in dumps[-1].read_text().splitlines() if line.startswith("totals:")]
+    return int(totals[0].split()[1]) / len(requests)
+
+
+def instructions(workdir: Path, n: int) -> dict[str, Any]:
+    """Instructions per Check + Diff pair and per Read, ours against the same no-ops as the CPU
+    rows, each plugin under callgrind. CPU time on these shared machines moves by a fifth between
+    runs; an instruction count is the same from run to run, whatever else the machine does (it
+    leaves out the kernel's time, about a third of either plugin's CPU per call)."""
+    out = workdir / "callgrind"
+    out.mkdir(parents=True, exist_ok=True)
+    sandbox = SandboxProcess(workdir / "instructions.json")
+    ids = [f"camp_i{i:04d}" for i in range(n)]
+    sandbox.seed(ids, status="running")
+    figures: dict[str, Any] = {"n": n}
+    try:
+        for row, call_for, noop_env in (
+            ("check_diff", lambda plugins: _check_diff_requests(plugins, n), {}),
+            ("read", lambda plugins: _read_requests(plugins, ids), {"LEADTERRA_NOOP_GET": "1"}),
+        ):
+            counts: dict[str, float] = {}
+            for kind in ("ours", "noop"):
+                plugin = (
+                    _under_callgrind(NativePlugin, out)()
+                    if kind == "ours"
+                    else _under_callgrind(_NoopPlugin, out)(noop_env)
+                )
+                try:
+                    plugin.configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": sandbox.url})
+                    counts[kind] = _instructions(plugin, call_for({kind: plugin}), out)
+                finally:
+                    plugin.close()
+            figures[row] = {**counts, "ratio": counts["ours"] / counts["noop"]}
+    finally:
+        sandbox.stop()
+    return figures
 
 
 def protocol_section(work: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -446,6 +511,7 @@ def protocol_section(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         "native_rss": rss_bench.plugin_rss_after(args.rss_seconds, 16),
         "check_diff_cpu": check_diff_cpu(work, args.throughput_campaigns, max(3, args.repeats)),
         "read_cpu": read_cpu(work, args.throughput_campaigns, max(3, args.repeats)),
+        "instructions": instructions(work, min(args.throughput_campaigns, 300)),
     }
 
 
@@ -635,6 +701,16 @@ def render_protocol(
         f"{spread(d['ours_ms'], '{:.3f}')} | no-op plugin sending the same GET through urllib3 "
         f"{spread(d['noop_ms'], '{:.3f}')} | {spread(d['ratio'])}x |"
     )
+    i = r["instructions"]
+    for row, what, against in (
+        ("check_diff", "Check + Diff of an unchanged campaign", "no-op plugin, same gRPC stack"),
+        ("read", "Read (one GET stats each)", "no-op plugin sending the same GET"),
+    ):
+        lines.append(
+            f"| native plugin instructions per {what}, thousands, under callgrind ({i['n']} calls "
+            f"from 8 threads, user space only) | {i[row]['ours'] / 1000:.0f} | {against} "
+            f"{i[row]['noop'] / 1000:.0f} | {i[row]['ratio']:.2f}x |"
+        )
     return lines
 
 

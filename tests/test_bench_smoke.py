@@ -43,6 +43,9 @@ def test_every_bench_script_runs_in_smoke_mode(tmp_path: Path) -> None:
     assert rows == {(front, step) for front in ("native", "dynamic") for step in STEPS}
     assert "| native | 3 | idle up |" in done.stdout
     assert results["read_cpu"]["ratio"]["n"] >= 1, "the protocol section's read row did not run"
+    counted = results["instructions"]
+    assert counted["check_diff"]["ours"] > 0 and counted["read"]["noop"] > 0, "callgrind counted nothing"
+    assert "instructions per Check + Diff" in done.stdout
     floors = [row for row in cli["cost"]["rows"] if "reading_floor" in row]
     assert [(row["front"], row["step"]) for row in floors] == [("native", "refresh")]
     assert "reading no-op" in done.stdout
