@@ -136,7 +136,7 @@ class _Stored(Mapping[str, Any]):
     """Properties from the engine, in `Lifecycle`'s names, each converted when it is read.
 
     For Check's ``olds`` (the stored inputs), of which the core reads two or three: converting
-    all of them was a third of Check's own CPU, on every resource of every preview.
+    all of them was a third of Check's own instructions, on every resource of every preview.
     """
 
     __slots__ = ("_fields",)
