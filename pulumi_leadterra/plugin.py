@@ -121,12 +121,7 @@ def _read(struct: struct_pb2.Struct) -> tuple[dict[str, Any], frozenset[str]]:
     secret = set()
     fields = struct.fields
     for name in fields:  # by key: the map's items() is a pure-Python view over it
-        value = fields[name]
-        if value.WhichOneof("kind") == "string_value":  # most properties: one step, no recursion
-            text = value.string_value
-            plain[to_snake(name)] = UNKNOWN if text == _UNKNOWN_WIRE else text
-            continue
-        plain[to_snake(name)], inside = _from_wire(value)
+        plain[to_snake(name)], inside = _from_wire(fields[name])
         if inside:
             secret.add(name)
     return plain, frozenset(secret)
