@@ -422,16 +422,26 @@ def _under_callgrind(plugin_class: type[Plugin], out: Path) -> type[Plugin]:
     return type(f"Callgrind{plugin_class.__name__}", (plugin_class,), {"command": command})
 
 
-def _instructions(plugin: Plugin, call: Callable[[Plugin, Any], None], out: Path) -> float:
+def _instructions(
+    plugin: Plugin,
+    call: Callable[[Plugin, Any], None],
+    out: Path,
+    sandbox: SandboxProcess,
+    sent: dict[str, int],
+) -> float:
     """Instructions the plugin process executes per call of its ``requests``, sent from 8
     threads: counters zeroed after a warm-up, dumped after the calls (``callgrind_control``),
-    so the count is the calls' alone (gRPC's server, the conversions, the provider's work)."""
+    so the count is the calls' alone (gRPC's server, the conversions, the provider's work).
+    The calls must have sent the sandbox exactly ``sent``, as the CPU rows assert."""
     requests = plugin.requests  # type: ignore[attr-defined]
     parallel(functools.partial(call, plugin), requests[: max(1, len(requests) // 10)], workers=WORKERS)
+    sandbox.admin.drain_counts()
     pid = str(plugin.proc.pid)
     subprocess.run(["callgrind_control", "--zero", pid], check=True, capture_output=True)
     parallel(functools.partial(call, plugin), requests, workers=WORKERS)
     subprocess.run(["callgrind_control", "--dump", pid], check=True, capture_output=True)
+    made = dict(sandbox.admin.drain_counts())
+    assert made == sent, f"{type(plugin).__name__}'s calls sent {made}, not {sent}"
     dumps = sorted(out.glob(f"callgrind.{pid}.*"), key=lambda path: int(path.suffix[1:]))
     totals = [line for line in dumps[-1].read_text().splitlines() if line.startswith("totals:")]
     return int(totals[0].split()[1]) / len(requests)
@@ -449,9 +459,10 @@ def instructions(workdir: Path, n: int) -> dict[str, Any]:
     sandbox.seed(ids, status="running")
     figures: dict[str, Any] = {"n": n}
     try:
-        for row, call_for, noop_env in (
-            ("check_diff", lambda plugins: _check_diff_requests(plugins, n), {}),
-            ("read", lambda plugins: _read_requests(plugins, ids), {"LEADTERRA_NOOP_GET": "1"}),
+        for row, call_for, noop_env, sent in (
+            ("check_diff", lambda plugins: _check_diff_requests(plugins, n), {}, {}),
+            ("read", lambda plugins: _read_requests(plugins, ids), {"LEADTERRA_NOOP_GET": "1"},
+             {"GET stats": n}),
         ):
             counts: dict[str, float] = {}
             for kind in ("ours", "noop"):
@@ -462,7 +473,7 @@ def instructions(workdir: Path, n: int) -> dict[str, Any]:
                 )
                 try:
                     plugin.configure({"leadterra:apiKey": KEY, "leadterra:baseUrl": sandbox.url})
-                    counts[kind] = _instructions(plugin, call_for({kind: plugin}), out)
+                    counts[kind] = _instructions(plugin, call_for({kind: plugin}), out, sandbox, sent)
                 finally:
                     plugin.close()
             figures[row] = {**counts, "ratio": counts["ours"] / counts["noop"]}
